@@ -1,0 +1,73 @@
+// Package xregion is the shared vocabulary of a library that keeps services
+// alive when a whole cloud region fails: the types every other package of
+// xregion speaks in.
+//
+// # The pieces
+//
+//   - Region names a region ("us-east-1").
+//   - Timestamp and Clock form a hybrid logical clock (HLC): wall time in
+//     nanoseconds plus a logical counter. Clock.Now never goes backwards and
+//     never repeats; Clock.Update folds in timestamps seen from other regions.
+//   - Version is (Timestamp, Region): one write's identity, totally ordered.
+//   - Record is one entity's state in one table: key, value, Version, the
+//     Base version its writer had read, an Epoch (fencing token) and a
+//     Tombstone flag for deletes.
+//   - Store holds one region's records. Store.Apply resolves a Batch of
+//     writes through each table's Resolver, appends what changed to the
+//     region's changelog (read back as Change values by Position), records
+//     lost updates in a ledger and moves the sending peer's watermark, all in
+//     one transaction.
+//   - Resolver decides what a key holds when a write arrives: last-write-wins
+//     (package lww), a CRDT merge (package crdt) or a single home region
+//     (package partition).
+//
+// Implementations live in subpackages: store/memstore (in memory, the
+// embedded default) and store/pgstore (PostgreSQL); regiontest builds regions
+// on real databases behind fault-injecting proxies for tests.
+//
+// # Guarantees
+//
+// A Batch is applied entirely or not at all. A batch read from a peer's
+// changelog carries its place (After, Through] in that changelog; the store
+// keeps the peer's watermark in the same transaction as the writes, so a
+// batch sent twice is applied once and a batch that would leave a gap is
+// refused (ErrWatermark). Store.Changes never hands out a change while an
+// open transaction could still commit one ordered before it (the outbox
+// trap), so a shipper that resumes after the last change it read skips
+// nothing.
+//
+// Every Timestamp a Clock hands out is after every Timestamp it handed out or
+// was updated with before, so a write made after a region saw a remote write
+// is stamped after it, and last-write-wins keeps it.
+//
+// Bytes that arrive from another region are untrusted: DecodeRecord and
+// Timestamp.UnmarshalBinary refuse anything malformed with an error wrapping
+// ErrCorrupt, and Record.Validate bounds keys (MaxKeyLen) and values
+// (MaxValueLen).
+//
+// # Hazards
+//
+// HAZARD: clock skew. An HLC orders events causally, not by real time. Two
+// writes made in different regions less than the clocks' offset apart may be
+// ordered against real time: under last-write-wins the one made later can
+// lose. Such writes are concurrent, so the loser is recorded in the
+// lost-update ledger; nothing is lost silently. Keep regions' clocks
+// synchronised (NTP, or a cloud time service) well within MaxOffset.
+//
+// HAZARD: the maximum offset. Clock.Update refuses a remote timestamp more
+// than MaxOffset (DefaultMaxOffset, 500 ms) ahead of the local wall clock
+// with a *ClockOffsetError, instead of letting one broken clock drag every
+// region into the future. The refusal lifts by itself once the local clock
+// catches up; until then replication from that region stalls, and its lag
+// shows it.
+//
+// HAZARD: wall clock jumps. If the wall clock jumps backwards, Now keeps
+// counting logically from the last timestamp, so timestamps stay unique and
+// increasing, but they stop tracking real time until the wall clock passes
+// them again.
+//
+// HAZARD: ties. Versions that share a Timestamp are ordered by Region name,
+// the same way in every region. Two processes in one region with separate
+// clocks can stamp identical Versions on different writes; resolvers must
+// break that tie deterministically on the records' contents (lww does).
+package xregion

@@ -1,0 +1,37 @@
+package xregion
+
+// Resolver settles a write arriving for a key that may already hold a record:
+// the incoming record from a local writer or a peer region, and the record
+// the store holds. Each table has one, named in Store.DefineTable.
+//
+// Resolve must be deterministic and must not do I/O: every region resolves
+// the same pair the same way, and stores may call it again when they retry a
+// transaction. Strategies that promise convergence (last-write-wins, CRDT
+// merge) must also make the outcome independent of the order in which
+// writes arrive.
+type Resolver interface {
+	// Resolve decides what the store keeps. local is the zero Record when the
+	// key holds nothing. An error refuses the incoming record and fails the
+	// batch that carried it; it must say which record and why.
+	Resolve(local, incoming Record) (Resolution, error)
+}
+
+// ResolverFunc adapts a function to the Resolver interface.
+type ResolverFunc func(local, incoming Record) (Resolution, error)
+
+// Resolve calls f.
+func (f ResolverFunc) Resolve(local, incoming Record) (Resolution, error) { return f(local, incoming) }
+
+// Resolution is a Resolver's decision.
+type Resolution struct {
+	// Record is what the key holds afterwards. Only read when Changed.
+	Record Record
+	// Changed is true when Record replaces what the store held. The store
+	// then writes it and appends it to the changelog; otherwise it leaves the
+	// key alone.
+	Changed bool
+	// Lost, if not nil, is a write that was concurrent with the winner and
+	// lost to it: the store records it in the lost-update ledger, with the
+	// winning version, in the same transaction.
+	Lost *Record
+}

@@ -1,0 +1,126 @@
+package xregion
+
+import (
+	"context"
+	"time"
+)
+
+// Store holds one region's records. Implementations: store/memstore (in
+// memory, the embedded default and reference) and store/pgstore
+// (PostgreSQL). store/storetest holds the contract every Store must pass.
+//
+// All methods are safe for concurrent use. Byte slices passed in are not
+// retained; those returned belong to the caller.
+type Store interface {
+	// Region is the region whose records this store holds.
+	Region() Region
+
+	// DefineTable declares a table and the Resolver that settles its
+	// writes, creating its storage if it does not exist. It is idempotent;
+	// the resolver is held by this Store value, so each process declares its
+	// tables at start-up. Errors: ErrInvalid for a bad name or a nil resolver.
+	DefineTable(ctx context.Context, name string, r Resolver) error
+
+	// Get returns the record stored under key. A deleted key returns its
+	// tombstone (Tombstone set), whose Version a writer can use as Base.
+	// Errors: ErrNotFound if the key was never written; ErrUnknownTable.
+	Get(ctx context.Context, table, key string) (Record, error)
+
+	// Apply resolves each write of the batch against the stored record with
+	// its table's Resolver, in batch order, stores what changed, appends
+	// each change to the changelog, records lost updates in the ledger and,
+	// when the batch carries peer positions, moves that peer's watermark to
+	// b.Through: all in one transaction, so a batch is applied entirely or
+	// not at all.
+	//
+	// A batch whose Through is at or before the peer's watermark was applied
+	// before: Apply does nothing and reports Result.Duplicate. A batch whose
+	// After is not the watermark fails with a *WatermarkError. Errors:
+	// ErrInvalid (checked before anything is written), ErrUnknownTable, a
+	// Resolver's error, ErrWatermark.
+	Apply(ctx context.Context, b Batch) (Result, error)
+
+	// Changes returns changelog entries after q.After in changelog order,
+	// oldest first, at most q.Limit of them. It never returns a change while
+	// a transaction that is still open could commit one ordered before it,
+	// so a reader that resumes after the last change it read skips nothing.
+	Changes(ctx context.Context, q ChangeQuery) ([]Change, error)
+
+	// Watermark returns the position in peer's changelog through which
+	// batches from peer have been applied here; zero if none has.
+	Watermark(ctx context.Context, peer Region) (Position, error)
+
+	// LostUpdates returns lost-update ledger entries with ID above after,
+	// oldest first, at most limit (1 to MaxChangeLimit) of them.
+	LostUpdates(ctx context.Context, after int64, limit int) ([]LostUpdate, error)
+}
+
+// Write is one record for one table.
+type Write struct {
+	Table  string
+	Record Record
+}
+
+// Batch is a unit of Store.Apply.
+type Batch struct {
+	// From is the region the writes come from when a peer sends them, and
+	// zero for writes made in this region.
+	From Region
+	// After and Through, when Through is not zero, place the batch in From's
+	// changelog: it holds the changes in (After, Through]. The store's
+	// watermark for From must stand at After, and moves to Through. Zero
+	// for writes that are not read from a changelog (local writes, and
+	// synchronous writes a peer sends directly), which are idempotent by
+	// version instead.
+	After, Through Position
+	Writes         []Write
+}
+
+// Validate checks the batch shape and every record in it.
+func (b Batch) Validate() error {
+	if b.From != "" {
+		if err := b.From.Validate(); err != nil {
+			return err
+		}
+	}
+	if !b.Through.IsZero() || !b.After.IsZero() {
+		if b.From == "" {
+			return invalid("batch", "changelog positions without From; say which region the changes come from")
+		}
+		if !b.After.Less(b.Through) {
+			return invalid("batch", "After %s is not before Through %s", b.After, b.Through)
+		}
+	}
+	for _, w := range b.Writes {
+		if err := ValidateTableName(w.Table); err != nil {
+			return err
+		}
+		if err := w.Record.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Result reports what Apply did.
+type Result struct {
+	Applied   int  // writes that changed a stored record
+	Unchanged int  // writes the stored record won against, or already held
+	Conflicts int  // lost updates recorded in the ledger
+	Duplicate bool // the batch had been applied before; nothing was done
+}
+
+// LostUpdate is an entry of the lost-update ledger: a write that was
+// concurrent with another write of the same key (neither writer had seen the
+// other's version) and lost to it. Strategies that lose nothing (CRDTs)
+// never produce one.
+type LostUpdate struct {
+	ID     int64  // the entry's place in this region's ledger
+	Table  string // the table
+	Lost   Record // the write that lost: its key, value, version and base
+	Winner Version
+	// Region is where the conflict was detected. Each region that sees both
+	// writes records it, once.
+	Region Region
+	At     time.Time // when it was recorded, by the store's clock
+}

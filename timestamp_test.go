@@ -1,0 +1,92 @@
+package xregion_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/xregion/xregion"
+)
+
+func TestTimestamp_Order(t *testing.T) {
+	a := xregion.Timestamp{WallTime: 10, Logical: 5}
+	b := xregion.Timestamp{WallTime: 11}
+	require.True(t, a.Less(b))
+	require.True(t, a.Less(a.Next()))
+	require.Equal(t, b, a.Forward(b))
+	require.Equal(t, b, b.Forward(a))
+	require.True(t, xregion.Timestamp{}.IsZero())
+}
+
+func TestTimestamp_StringRoundTrip(t *testing.T) {
+	for _, want := range []xregion.Timestamp{
+		{}, {WallTime: 42, Logical: 3}, {WallTime: 1_700_000_000_123_456_789, Logical: 2147483647},
+	} {
+		got, err := xregion.ParseTimestamp(want.String())
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	require.Equal(t, "1700000000.000000042,3", xregion.Timestamp{WallTime: 1_700_000_000_000_000_042, Logical: 3}.String())
+}
+
+func TestParseTimestamp_Invalid(t *testing.T) {
+	for _, s := range []string{"", "1", "1.0,0", "1.000000000", "-1.000000000,0", "1.000000000,-1",
+		"1.000000000,2147483648", "99999999999999999999.000000000,0", "1.00000000a,0", "+1.000000000,0"} {
+		_, err := xregion.ParseTimestamp(s)
+		require.ErrorIs(t, err, xregion.ErrInvalid, "%q", s)
+	}
+}
+
+func TestTimestamp_BinaryRoundTripAndOrder(t *testing.T) {
+	a := xregion.Timestamp{WallTime: 1_700_000_000_000_000_000, Logical: 1}
+	b := a.Next()
+	ea, err := a.MarshalBinary()
+	require.NoError(t, err)
+	eb, err := b.MarshalBinary()
+	require.NoError(t, err)
+	require.Len(t, ea, xregion.TimestampSize)
+	require.Less(t, string(ea), string(eb), "encodings must sort in time order")
+	var got xregion.Timestamp
+	require.NoError(t, got.UnmarshalBinary(eb))
+	require.Equal(t, b, got)
+}
+
+func TestTimestamp_UnmarshalBinaryRejectsCorrupt(t *testing.T) {
+	var got xregion.Timestamp
+	for _, b := range [][]byte{nil, make([]byte, 11), make([]byte, 13),
+		{0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, // negative wall time
+		{0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0}, // negative logical
+	} {
+		require.ErrorIs(t, got.UnmarshalBinary(b), xregion.ErrCorrupt, "%x", b)
+	}
+}
+
+func FuzzTimestamp_UnmarshalBinary(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(make([]byte, 12))
+	f.Add([]byte{0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0, 9})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ts xregion.Timestamp
+		if err := ts.UnmarshalBinary(b); err != nil {
+			require.ErrorIs(t, err, xregion.ErrCorrupt)
+			return
+		}
+		again, err := ts.MarshalBinary()
+		require.NoError(t, err)
+		require.Equal(t, b, again, "a decoded timestamp must re-encode to the same bytes")
+	})
+}
+
+func FuzzParseTimestamp(f *testing.F) {
+	f.Add("1700000000.000000042,3")
+	f.Add("0.000000000,0")
+	f.Add("1.1,1")
+	f.Fuzz(func(t *testing.T, s string) {
+		ts, err := xregion.ParseTimestamp(s)
+		if err != nil {
+			require.ErrorIs(t, err, xregion.ErrInvalid)
+			return
+		}
+		require.Equal(t, s, ts.String(), "a parsed timestamp must print as its input")
+	})
+}
