@@ -33,6 +33,13 @@ var (
 	// start where the store's watermark for that peer stands.
 	ErrWatermark = errors.New("xregion: batch does not continue the peer watermark")
 
+	// ErrOutcomeUnknown is wrapped by errors from Store.Apply when the
+	// connection failed after the commit may have reached the server: the
+	// batch may or may not have been applied. It is neither lost nor safe.
+	// Sending the same batch again is safe: watermarks make a peer batch
+	// apply once, and versions make a repeated write a no-op.
+	ErrOutcomeUnknown = errors.New("xregion: outcome unknown: the batch may or may not have been applied")
+
 	// ErrRegionMismatch is returned when a store is opened for one region on
 	// storage that already belongs to another.
 	ErrRegionMismatch = errors.New("xregion: storage belongs to another region")

@@ -44,6 +44,9 @@ type Store interface {
 	// oldest first, at most q.Limit of them. It never returns a change while
 	// a transaction that is still open could commit one ordered before it,
 	// so a reader that resumes after the last change it read skips nothing.
+	// A change may therefore become readable a little after its Apply
+	// returned; changes of an Apply that returned before another began are
+	// ordered before that one's.
 	Changes(ctx context.Context, q ChangeQuery) ([]Change, error)
 
 	// Watermark returns the position in peer's changelog through which
@@ -51,7 +54,10 @@ type Store interface {
 	Watermark(ctx context.Context, peer Region) (Position, error)
 
 	// LostUpdates returns lost-update ledger entries with ID above after,
-	// oldest first, at most limit (1 to MaxChangeLimit) of them.
+	// oldest first, at most limit (1 to MaxChangeLimit) of them. IDs are
+	// handed out in commit order, so a reader paging by ID skips nothing.
+	// An entry is identified by table, key and the lost version: recording
+	// the same loser again adds nothing.
 	LostUpdates(ctx context.Context, after int64, limit int) ([]LostUpdate, error)
 }
 
@@ -119,8 +125,10 @@ type LostUpdate struct {
 	Table  string // the table
 	Lost   Record // the write that lost: its key, value, version and base
 	Winner Version
-	// Region is where the conflict was detected. Each region that sees both
-	// writes records it, once.
+	// Region is where the conflict was detected. Which regions see a given
+	// conflict depends on the order writes reach them, so several regions
+	// may record the same loser (deduplicate merged ledgers by table, key
+	// and lost version); within one region an entry is recorded once.
 	Region Region
 	At     time.Time // when it was recorded, by the store's clock
 }
