@@ -1,0 +1,111 @@
+// Package regiontest is a test kit for region-loss tests: it gives a test
+// several regions, each backed by a real PostgreSQL database and, on demand,
+// a real (in-process) Kafka cluster, with a fault-injecting network in front
+// of the database and a clock the test can skew. xregion's own tests use it,
+// and so can yours: a failover test should watch real queries time out and
+// real connections drop, not a mock replay what someone expected them to do.
+//
+// # A region-loss test
+//
+//	func TestFailover(t *testing.T) {
+//		c := regiontest.New(t) // regions "a" and "b"
+//		a, b := c.Region("a"), c.Region("b")
+//		// ... start the code under test on a.Pool and b.Pool ...
+//
+//		b.Proxy.Blackhole() // region b goes dark
+//		// ... writes to b now fail by their deadlines; a must carry on ...
+//		b.Proxy.Heal() // b returns
+//		// ... check with a.Direct and b.Direct that both converged ...
+//	}
+//
+// # What each region has
+//
+// New creates one Region per name (default "a" and "b"; see Regions):
+//
+//   - DBName: a database of its own, "xr_test_" and random hex, created on
+//     the server at DSN() for this test only.
+//   - Proxy: a TCP Proxy in front of that database.
+//   - Pool: a pgxpool that connects through the Proxy. Hand it to the code
+//     under test; every fault lands on it.
+//   - Direct: a pgxpool that bypasses the Proxy, for setting up and for
+//     checking what really reached the database while or after a fault is
+//     injected.
+//   - Wall: a SkewClock, the system clock plus an offset you set.
+//   - Clock: an xregion.Clock (HLC) reading Wall, with the default maximum
+//     offset. Give it to the code under test as the region's clock.
+//   - Kafka and KafkaBrokers: a kfake cluster on real TCP ports, started the
+//     first time either is called (regions that do not use Kafka run no
+//     broker), with one broker and topics created on first use with one
+//     partition, as a stock broker would. Clients such as kafka-go talk to it
+//     exactly as to a production cluster. Kafka traffic does not go through
+//     the Proxy.
+//
+// Pools hold at most MaxConns (8) connections, because many tests across
+// packages share one server, and each connection attempt is bounded by
+// ConnectTimeout (5 s) unless the DSN sets connect_timeout.
+//
+// # Faults and what they stand for
+//
+// The Proxy forwards bytes for real, so a fault produces the same errors and
+// timeouts a client sees in production:
+//
+//   - SetLatency is distance. Each direction is delayed by the given one-way
+//     latency, so a query round trip costs twice that (SetLatency(35ms) is
+//     roughly Virginia to Oregon). The delay is pipelined: chunks are
+//     stamped on arrival and delivered when their time comes, so latency
+//     slows every exchange without capping throughput, as on a long cable.
+//   - Blackhole is a partition, or a region gone dark. Open and new
+//     connections stay up but nothing is forwarded: queries hang until their
+//     context deadline (a connection attempt until ConnectTimeout), with no
+//     error from the network, because packets that vanish produce none.
+//     Always give queries a deadline in such a test.
+//   - Heal ends the partition: held bytes are delivered, as TCP would
+//     retransmit them, so a write that timed out on the client may still
+//     commit on the server. That is the "outcome unknown" case a replicator
+//     must report honestly; check it through Direct.
+//   - Reset is a crash of the connections (a database failover, a middlebox
+//     restart): every open connection is dropped with a TCP RST on both
+//     sides. In-flight queries fail at once; new connections work, so pools
+//     reconnect. Idle pooled connections were dropped too: a pool may hand
+//     out one of them and fail a query once more unless it checks
+//     connections first (pgxpool pings those idle for over a second).
+//
+// Clock faults come from Wall: SetOffset within the HLC's maximum offset
+// models ordinary skew; beyond it, xregion.Clock.Update refuses the other
+// regions' timestamps with an xregion.ClockOffsetError.
+//
+// # The PostgreSQL server
+//
+// Tests use the server at XREGION_TEST_PG, or DefaultDSN
+// (postgres://postgres@127.0.0.1:5432/postgres) when it is unset. The DSN
+// names a database to connect to for administration; its user must be
+// allowed to create databases. Database and New read it on each call.
+//
+// When the server cannot be reached, Database and New skip the test with one
+// line that names the DSN (password hidden) and XREGION_TEST_PG, so "go test
+// ./..." works on a machine without PostgreSQL. Under CI=true or
+// XREGION_REQUIRE_PG=1 they fail the test instead, so a CI run cannot pass by
+// skipping everything.
+//
+// # Cleanup
+//
+// Everything is released through t.Cleanup: first the Kafka clusters, then
+// each region (the last named first) in this order: its proxy, closing every
+// connection through it, the proxied pool, the direct pool, and the
+// database, dropped WITH (FORCE) so sessions a test left behind do not keep
+// it alive. A test only has to release what it acquired
+// itself: a pool's Close waits for connections still acquired from it.
+//
+// # Hazards
+//
+// HAZARD: Database, New, Cluster.Region and Region.Kafka end the test on
+// failure (t.Skip or t.Fatal), so call them from the test's goroutine.
+//
+// HAZARD: Latency and blackholes apply only to the Pool's connections to its
+// database. Code that opens its own connections from DBName or DSN bypasses
+// the faults; give it Pool.
+//
+// HAZARD: Latency uses the real clock, never Wall, so skewing a region's
+// clock does not change its latency, and tests with latency take real time.
+// Keep latencies small (tens of milliseconds) and exchanges few.
+package regiontest
