@@ -1,0 +1,310 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/xregion/xregion"
+)
+
+// Option configures a Store. Options are validated once, in New.
+type Option interface{ apply(*Store) }
+
+type optionFunc func(*Store)
+
+func (f optionFunc) apply(s *Store) { f(s) }
+
+// WithWallClock sets the clock that stamps Change.Time and LostUpdate.At.
+// Default xregion.SystemClock{}. Tests pass an *xregion.ManualClock to get
+// predictable times.
+func WithWallClock(c xregion.WallClock) Option {
+	return optionFunc(func(s *Store) { s.wall = c })
+}
+
+// Store is an xregion.Store held in memory. It is safe for concurrent use.
+type Store struct {
+	region xregion.Region
+	wall   xregion.WallClock
+
+	// One mutex for everything: Apply must see and change records,
+	// changelog, ledger and watermarks as one, and a single lock makes that
+	// obviously true.
+	mu struct {
+		sync.Mutex
+		tables     map[string]*table
+		changes    []xregion.Change // in Position order
+		tx         uint64           // Position.Tx of the last Apply that appended
+		watermarks map[xregion.Region]xregion.Position
+		ledger     []xregion.LostUpdate // ledger[i].ID == i+1
+		lost       map[lostKey]struct{} // what the ledger holds, to record each loss once
+	}
+}
+
+type table struct {
+	resolver xregion.Resolver
+	records  map[string]xregion.Record
+}
+
+// lostKey identifies a lost write: the same write lost again (a peer
+// resending it, a resync replaying it) is the same loss.
+type lostKey struct {
+	table, key string
+	version    xregion.Version
+}
+
+var _ xregion.Store = (*Store)(nil)
+
+// New returns an empty Store for region.
+func New(region xregion.Region, opts ...Option) (*Store, error) {
+	if err := region.Validate(); err != nil {
+		return nil, fmt.Errorf("new memstore: %w", err)
+	}
+	s := &Store{region: region, wall: xregion.SystemClock{}}
+	for _, o := range opts {
+		o.apply(s)
+	}
+	if s.wall == nil {
+		return nil, &xregion.InvalidError{What: "memstore wall clock", Reason: "nil; pass xregion.SystemClock{} or leave WithWallClock out"}
+	}
+	s.mu.tables = make(map[string]*table)
+	s.mu.watermarks = make(map[xregion.Region]xregion.Position)
+	s.mu.lost = make(map[lostKey]struct{})
+	return s, nil
+}
+
+// Region returns the region the store was created for.
+func (s *Store) Region() xregion.Region { return s.region }
+
+// DefineTable declares a table. Redefining a table replaces its resolver and
+// keeps its records.
+func (s *Store) DefineTable(ctx context.Context, name string, r xregion.Resolver) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := xregion.ValidateTableName(name); err != nil {
+		return fmt.Errorf("define table: %w", err)
+	}
+	if isNil(r) {
+		return &xregion.InvalidError{What: fmt.Sprintf("resolver for table %q", name), Reason: "nil; every table needs a Resolver"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.mu.tables[name]; ok {
+		t.resolver = r
+		return nil
+	}
+	s.mu.tables[name] = &table{resolver: r, records: make(map[string]xregion.Record)}
+	return nil
+}
+
+// isNil also catches a nil ResolverFunc, which is a non-nil interface that
+// would panic on first use.
+func isNil(r xregion.Resolver) bool {
+	if r == nil {
+		return true
+	}
+	f, ok := r.(xregion.ResolverFunc)
+	return ok && f == nil
+}
+
+// Get returns the record stored under key, tombstones included. A key no
+// record could have (see xregion.ValidateKey) is refused with ErrInvalid.
+func (s *Store) Get(ctx context.Context, tableName, key string) (xregion.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return xregion.Record{}, err
+	}
+	if err := xregion.ValidateKey(key); err != nil {
+		return xregion.Record{}, fmt.Errorf("get %s: %w", tableName, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.mu.tables[tableName]
+	if !ok {
+		return xregion.Record{}, fmt.Errorf("get %q: %w", tableName, xregion.ErrUnknownTable)
+	}
+	r, ok := t.records[key]
+	if !ok {
+		return xregion.Record{}, fmt.Errorf("get %s %q: %w", tableName, key, xregion.ErrNotFound)
+	}
+	return r.Clone(), nil
+}
+
+// Apply resolves and stores the batch atomically; see xregion.Store.
+func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return xregion.Result{}, err
+	}
+	if err := b.Validate(); err != nil {
+		return xregion.Result{}, fmt.Errorf("apply batch: %w", err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	for _, w := range b.Writes {
+		if _, ok := s.mu.tables[w.Table]; !ok {
+			return xregion.Result{}, fmt.Errorf("apply batch: table %q: %w", w.Table, xregion.ErrUnknownTable)
+		}
+	}
+	fromChangelog := !b.Through.IsZero()
+	if fromChangelog {
+		wm := s.mu.watermarks[b.From]
+		if !wm.Less(b.Through) {
+			return xregion.Result{Duplicate: true}, nil
+		}
+		if wm != b.After {
+			return xregion.Result{}, &xregion.WatermarkError{Peer: b.From, Have: wm, After: b.After, Through: b.Through}
+		}
+	}
+
+	// Resolve everything against a working copy first, so that a resolver
+	// error leaves the store as it was.
+	type slot struct{ table, key string }
+	var (
+		res     xregion.Result
+		pending = make(map[slot]xregion.Record) // later writes of a key see earlier ones
+		order   []xregion.Change                // Pos filled in at commit
+		losses  []xregion.LostUpdate            // ID and At filled in at commit
+		newLost = make(map[lostKey]struct{})
+	)
+	for _, w := range b.Writes {
+		t := s.mu.tables[w.Table]
+		k := slot{w.Table, w.Record.Key}
+		local, ok := pending[k]
+		if !ok {
+			local = t.records[w.Record.Key]
+		}
+		// Clones on the way in keep a resolver that returns (or edits) its
+		// arguments from aliasing the caller's bytes or the stored ones.
+		out, err := t.resolver.Resolve(local.Clone(), w.Record.Clone())
+		if err != nil {
+			return xregion.Result{}, fmt.Errorf("resolve %s %q: %w", w.Table, w.Record.Key, err)
+		}
+		winner := local.Version
+		if out.Changed {
+			if err := checkResolution(w, out.Record); err != nil {
+				return xregion.Result{}, err
+			}
+			rec := out.Record.Clone()
+			pending[k] = rec
+			order = append(order, xregion.Change{Table: w.Table, Record: rec})
+			winner = rec.Version
+			res.Applied++
+		} else {
+			res.Unchanged++
+		}
+		if out.Lost != nil {
+			lk := lostKey{w.Table, out.Lost.Key, out.Lost.Version}
+			_, seen := s.mu.lost[lk]
+			_, seenNow := newLost[lk]
+			if !seen && !seenNow {
+				newLost[lk] = struct{}{}
+				losses = append(losses, xregion.LostUpdate{Table: w.Table, Lost: out.Lost.Clone(), Winner: winner, Region: s.region})
+				res.Conflicts++
+			}
+		}
+	}
+
+	// Commit. Nothing below can fail.
+	now := s.wall.Now()
+	if len(order) > 0 {
+		s.mu.tx++
+		for i := range order {
+			order[i].Pos = xregion.Position{Tx: s.mu.tx, Index: uint32(i)}
+			order[i].Time = now
+			s.mu.tables[order[i].Table].records[order[i].Record.Key] = order[i].Record
+		}
+		s.mu.changes = append(s.mu.changes, order...)
+	}
+	for _, l := range losses {
+		l.ID = int64(len(s.mu.ledger)) + 1
+		l.At = now
+		s.mu.ledger = append(s.mu.ledger, l)
+	}
+	for lk := range newLost {
+		s.mu.lost[lk] = struct{}{}
+	}
+	if fromChangelog {
+		s.mu.watermarks[b.From] = b.Through
+	}
+	return res, nil
+}
+
+// checkResolution refuses what a faulty resolver might return: a record for
+// another key would be stored under the wrong key, an invalid one could not
+// be shipped to a peer.
+func checkResolution(w xregion.Write, r xregion.Record) error {
+	if r.Key != w.Record.Key {
+		return fmt.Errorf("resolve %s %q: resolver returned a record for key %q", w.Table, w.Record.Key, r.Key)
+	}
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("resolve %s %q: resolver returned an invalid record: %w", w.Table, w.Record.Key, err)
+	}
+	return nil
+}
+
+// Changes returns changelog entries after q.After. Every change is committed
+// under the lock, so all of them are safe to read at once.
+func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.Change, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, found := slices.BinarySearchFunc(s.mu.changes, q.After, func(c xregion.Change, p xregion.Position) int {
+		return c.Pos.Compare(p)
+	})
+	if found {
+		i++
+	}
+	var out []xregion.Change
+	for _, c := range s.mu.changes[i:] {
+		if len(out) == q.Limit {
+			break
+		}
+		if q.Origin != "" && c.Origin() != q.Origin {
+			continue
+		}
+		c.Record = c.Record.Clone()
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Watermark returns the position through which peer's batches were applied.
+func (s *Store) Watermark(ctx context.Context, peer xregion.Region) (xregion.Position, error) {
+	if err := ctx.Err(); err != nil {
+		return xregion.Position{}, err
+	}
+	if err := peer.Validate(); err != nil {
+		return xregion.Position{}, fmt.Errorf("read watermark: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.watermarks[peer], nil
+}
+
+// LostUpdates returns ledger entries with ID above after.
+func (s *Store) LostUpdates(ctx context.Context, after int64, limit int) ([]xregion.LostUpdate, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > xregion.MaxChangeLimit {
+		return nil, &xregion.InvalidError{What: "lost update query", Reason: fmt.Sprintf("limit %d; want 1 to %d", limit, xregion.MaxChangeLimit)}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	start := int(min(max(after, 0), int64(len(s.mu.ledger))))
+	end := start + min(limit, len(s.mu.ledger)-start)
+	out := make([]xregion.LostUpdate, 0, end-start)
+	for _, l := range s.mu.ledger[start:end] {
+		l.Lost = l.Lost.Clone()
+		out = append(out, l)
+	}
+	return out, nil
+}
