@@ -1,0 +1,374 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xregion/xregion"
+)
+
+// maxAttempts bounds how often Apply retries a transaction that lost a race
+// (a serialization failure or deadlock) before it reports the error.
+const maxAttempts = 8
+
+// Apply implements xregion.Store in two round trips: the first begins the
+// transaction and locks the watermark row and every key of the batch, the
+// second writes the resolved records, the changelog, the ledger and the
+// watermark, and commits.
+func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, error) {
+	if err := b.Validate(); err != nil {
+		return xregion.Result{}, err
+	}
+	resolvers := map[string]xregion.Resolver{}
+	for _, w := range b.Writes {
+		if _, ok := resolvers[w.Table]; ok {
+			continue
+		}
+		r, err := s.resolver(w.Table)
+		if err != nil {
+			return xregion.Result{}, err
+		}
+		resolvers[w.Table] = r
+	}
+	for attempt := 1; ; attempt++ {
+		res, err := s.applyOnce(ctx, b, resolvers)
+		if err == nil || attempt == maxAttempts || !lostRace(err) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return xregion.Result{}, ctx.Err()
+		case <-time.After(time.Duration(attempt) * time.Millisecond):
+		}
+	}
+}
+
+// lostRace reports whether PostgreSQL aborted the transaction because a
+// concurrent one got in its way, so that running it again is right: a
+// deadlock, a serialization failure, or a unique violation, which Apply's
+// statements only meet when another batch inserted a key it read as absent.
+func lostRace(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "40001", "40P01", "23505":
+		return true
+	}
+	return false
+}
+
+// keyState is what one key of the batch holds while the batch is resolved.
+type keyState struct {
+	rec     xregion.Record
+	existed bool // the key had a row when the batch read it
+	dirty   bool // the batch changed it
+}
+
+type tableWrite struct {
+	table string
+	rec   xregion.Record
+}
+
+type lostWrite struct {
+	table  string
+	lost   xregion.Record
+	winner xregion.Version
+}
+
+func (s *Store) applyOnce(ctx context.Context, b xregion.Batch, resolvers map[string]xregion.Resolver) (res xregion.Result, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return res, fmt.Errorf("apply batch: %w", err)
+	}
+	defer conn.Release()
+	defer func() {
+		if err != nil {
+			rollback(conn)
+		}
+	}()
+
+	tables, keys := batchKeys(b)
+	watermarked := !b.Through.IsZero()
+	states, wm, err := s.lock(ctx, conn, b.From, watermarked, tables, keys)
+	if err != nil {
+		return res, fmt.Errorf("apply batch: %w", err)
+	}
+	if watermarked {
+		if !wm.Less(b.Through) {
+			rollback(conn)
+			return xregion.Result{Duplicate: true}, nil
+		}
+		if wm != b.After {
+			return res, &xregion.WatermarkError{Peer: b.From, Have: wm, After: b.After, Through: b.Through}
+		}
+	}
+
+	var changes []tableWrite
+	var losses []lostWrite
+	for _, w := range b.Writes {
+		st := states[w.Table][w.Record.Key]
+		r, err := resolvers[w.Table].Resolve(st.rec, w.Record)
+		if err != nil {
+			return res, fmt.Errorf("apply batch: resolve %s %q: %w", w.Table, w.Record.Key, err)
+		}
+		if err := checkResolution(w, r); err != nil {
+			return res, err
+		}
+		if r.Changed {
+			st.rec, st.dirty = r.Record.Clone(), true
+			changes = append(changes, tableWrite{w.Table, st.rec})
+			res.Applied++
+		} else {
+			res.Unchanged++
+		}
+		if r.Lost != nil {
+			losses = append(losses, lostWrite{w.Table, r.Lost.Clone(), st.rec.Version})
+		}
+	}
+
+	res.Conflicts, err = s.write(ctx, conn, b, tables, states, changes, losses)
+	if err != nil {
+		return xregion.Result{}, err
+	}
+	return res, nil
+}
+
+// batchKeys returns the batch's tables, sorted, and each table's keys,
+// sorted and without repeats: the order rows are locked in, so concurrent
+// batches cannot deadlock on each other.
+func batchKeys(b xregion.Batch) ([]string, map[string][]string) {
+	keys := map[string][]string{}
+	for _, w := range b.Writes {
+		keys[w.Table] = append(keys[w.Table], w.Record.Key)
+	}
+	tables := make([]string, 0, len(keys))
+	for t, ks := range keys {
+		slices.Sort(ks)
+		keys[t] = slices.Compact(ks)
+		tables = append(tables, t)
+	}
+	slices.Sort(tables)
+	return tables, keys
+}
+
+// lock runs the first round trip: BEGIN, then FOR UPDATE on the watermark
+// row and on every existing key of the batch. Keys that do not exist yet
+// cannot be locked; write detects a concurrent insert of them instead.
+func (s *Store) lock(ctx context.Context, conn *pgxpool.Conn, from xregion.Region, watermarked bool, tables []string, keys map[string][]string) (map[string]map[string]*keyState, xregion.Position, error) {
+	q := &pgx.Batch{}
+	q.Queue("BEGIN")
+	if watermarked {
+		q.Queue(`INSERT INTO `+s.ident(watermarkTable)+` (peer) VALUES ($1) ON CONFLICT DO NOTHING`, string(from))
+		q.Queue(`SELECT tx, idx FROM `+s.ident(watermarkTable)+` WHERE peer = $1 FOR UPDATE`, string(from))
+	}
+	for _, t := range tables {
+		q.Queue(`SELECT key, `+recordColumns+` FROM `+s.ident(t)+` WHERE key = ANY($1) ORDER BY key FOR UPDATE`, keys[t])
+	}
+	br := conn.SendBatch(ctx, q)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, xregion.Position{}, fmt.Errorf("begin: %w", err)
+	}
+	var wm position
+	if watermarked {
+		if _, err := br.Exec(); err != nil {
+			return nil, xregion.Position{}, fmt.Errorf("create watermark: %w", err)
+		}
+		if err := br.QueryRow().Scan(&wm.tx, &wm.idx); err != nil {
+			return nil, xregion.Position{}, fmt.Errorf("lock watermark: %w", err)
+		}
+	}
+	states := make(map[string]map[string]*keyState, len(tables))
+	for _, t := range tables {
+		st := make(map[string]*keyState, len(keys[t]))
+		for _, k := range keys[t] {
+			st[k] = &keyState{}
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return nil, xregion.Position{}, fmt.Errorf("lock %s: %w", t, err)
+		}
+		var r xregion.Record
+		_, err = pgx.ForEachRow(rows, recordDest(&r), func() error {
+			st[r.Key] = &keyState{rec: r, existed: true}
+			r = xregion.Record{}
+			return nil
+		})
+		if err != nil {
+			return nil, xregion.Position{}, fmt.Errorf("lock %s: %w", t, err)
+		}
+		states[t] = st
+	}
+	return states, wm.position(), br.Close()
+}
+
+// checkResolution refuses a resolver's decision that would store something
+// the store could not hand back: a record for another key, or an invalid one.
+func checkResolution(w xregion.Write, r xregion.Resolution) error {
+	check := func(what string, rec xregion.Record) error {
+		if rec.Key != w.Record.Key {
+			return fmt.Errorf("apply batch: resolver of %s returned a %s for key %q, not %q", w.Table, what, rec.Key, w.Record.Key)
+		}
+		if err := rec.Validate(); err != nil {
+			return fmt.Errorf("apply batch: resolver of %s returned an invalid %s: %w", w.Table, what, err)
+		}
+		return nil
+	}
+	if r.Changed {
+		if err := check("record", r.Record); err != nil {
+			return err
+		}
+	}
+	if r.Lost != nil {
+		return check("lost update", *r.Lost)
+	}
+	return nil
+}
+
+// write runs the second round trip: the resolved records, the changelog,
+// the ledger and the watermark, then COMMIT, pipelined. It returns how many
+// ledger entries were new.
+func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, tables []string,
+	states map[string]map[string]*keyState, changes []tableWrite, losses []lostWrite) (int, error) {
+	q := &pgx.Batch{}
+	conflicts := 0
+	for _, t := range tables {
+		var updates, inserts recordArrays
+		for _, k := range sortedKeys(states[t]) {
+			st := states[t][k]
+			switch {
+			case !st.dirty:
+			case st.existed:
+				updates.add(st.rec)
+			default:
+				inserts.add(st.rec)
+			}
+		}
+		if updates.len() > 0 {
+			q.Queue(`UPDATE `+s.ident(t)+` AS cur SET value = u.value, wall = u.wall, logical = u.logical, origin = u.origin,
+				base_wall = u.base_wall, base_logical = u.base_logical, base_origin = u.base_origin, epoch = u.epoch, tombstone = u.tombstone
+				FROM unnest(`+placeholders(1, recordArrayTypes)+`) AS u(key, `+recordColumns+`)
+				WHERE cur.key = u.key`, updates.args()...)
+		}
+		if inserts.len() > 0 {
+			// A plain INSERT: if a concurrent batch created one of these
+			// keys after lock read it as absent, this fails with
+			// unique_violation and Apply runs again from the top.
+			q.Queue(`INSERT INTO `+s.ident(t)+` (key, `+recordColumns+`)
+				SELECT * FROM unnest(`+placeholders(1, recordArrayTypes)+`)`, inserts.args()...)
+		}
+	}
+	if len(changes) > 0 {
+		var recs recordArrays
+		idx := make([]int32, len(changes))
+		tbl := make([]string, len(changes))
+		for i, c := range changes {
+			idx[i], tbl[i] = int32(i), c.table
+			recs.add(c.rec)
+		}
+		q.Queue(`INSERT INTO `+s.ident(changelogTable)+` (idx, tbl, key, `+recordColumns+`)
+			SELECT * FROM unnest($1::int4[], $2::text[], `+placeholders(3, recordArrayTypes)+`)`,
+			append([]any{idx, tbl}, recs.args()...)...)
+	}
+	if len(losses) > 0 {
+		var recs recordArrays
+		tbl := make([]string, len(losses))
+		var ww []int64
+		var wl []int32
+		var wo []string
+		for i, l := range losses {
+			tbl[i] = l.table
+			recs.add(l.lost)
+			ww = append(ww, l.winner.Time.WallTime)
+			wl = append(wl, l.winner.Time.Logical)
+			wo = append(wo, string(l.winner.Region))
+		}
+		// Ledger ids are handed out in commit order, so a reader paging by
+		// id never passes an entry that commits later: the lock is held
+		// from here to COMMIT, and only transactions that lost an update
+		// take it.
+		q.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('xregion ledger ' || $1, 0))`, s.schema)
+		q.Queue(`WITH ins AS (
+				INSERT INTO `+s.ident(lostUpdateTable)+` (tbl, key, `+recordColumns+`, winner_wall, winner_logical, winner_origin, region)
+				SELECT u.*, $15 FROM unnest($1::text[], `+placeholders(2, recordArrayTypes)+`, $12::int8[], $13::int4[], $14::text[]) AS u
+				ON CONFLICT (tbl, key, wall, logical, origin) DO NOTHING RETURNING 1)
+			SELECT count(*) FROM ins`,
+			append(append([]any{tbl}, recs.args()...), ww, wl, wo, string(s.region))...,
+		).QueryRow(func(row pgx.Row) error { return row.Scan(&conflicts) })
+	}
+	if !b.Through.IsZero() {
+		p := fromPosition(b.Through)
+		q.Queue(`UPDATE `+s.ident(watermarkTable)+` SET tx = $2, idx = $3, updated_at = clock_timestamp() WHERE peer = $1`,
+			string(b.From), p.tx, p.idx)
+	}
+	if s.beforeCommit == nil {
+		q.Queue("COMMIT")
+	}
+
+	err := conn.SendBatch(ctx, q).Close()
+	if err == nil && s.beforeCommit != nil {
+		s.beforeCommit()
+		_, err = conn.Exec(ctx, "COMMIT")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("apply batch: %w", outcome(err))
+	}
+	return conflicts, nil
+}
+
+// outcome wraps a failure of the write round trip with
+// xregion.ErrOutcomeUnknown unless it is certain the commit did not happen:
+// the server answered with an error (so it rolled back), or nothing was sent.
+func outcome(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", xregion.ErrOutcomeUnknown, err)
+}
+
+// rollback ends a failed transaction so the connection can be reused. If it
+// cannot, the pool discards the connection, because it is not idle.
+func rollback(conn *pgxpool.Conn) {
+	if conn.Conn().PgConn().TxStatus() == 'I' || conn.Conn().IsClosed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	conn.Exec(ctx, "ROLLBACK")
+}
+
+func sortedKeys(m map[string]*keyState) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// recordArrayTypes are the array types of "key, "+recordColumns.
+var recordArrayTypes = []string{"text[]", "bytea[]", "int8[]", "int4[]", "text[]", "int8[]", "int4[]", "text[]", "int8[]", "bool[]"}
+
+// placeholders returns "$first::type, $first+1::type, …" for types.
+func placeholders(first int, types []string) string {
+	var b strings.Builder
+	for i, t := range types {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(first+i) + "::" + t)
+	}
+	return b.String()
+}

@@ -1,0 +1,87 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xregion/xregion"
+)
+
+// Changes implements xregion.Store.
+//
+// The outbox trap: two transactions take changelog places and commit in the
+// opposite order. A reader that has passed the later one must still get the
+// earlier one when it commits. Changes are therefore ordered by the 64-bit id
+// of the transaction that wrote them, and returned only from transactions
+// older than the oldest transaction still open in the cluster
+// (pg_snapshot_xmin): those are all finished, and every transaction still to
+// commit has a larger id, so it sorts after everything returned.
+//
+// HAZARD: any transaction left open on the same PostgreSQL server, in any
+// database, holds back every changelog behind it until it ends. The lag it
+// causes is real and shows in the replication lag; keep transactions short
+// (idle_in_transaction_session_timeout helps).
+func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.Change, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	after := fromPosition(q.After)
+	sql := `SELECT tx, idx, tbl, key, ` + recordColumns + `, at FROM ` + s.ident(changelogTable) + `
+		WHERE (tx, idx) > ($1, $2)
+		  AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
+	args := []any{after.tx, after.idx, q.Limit}
+	if q.Origin != "" {
+		sql += ` AND origin = $4`
+		args = append(args, string(q.Origin))
+	}
+	sql += ` ORDER BY tx, idx LIMIT $3`
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	var (
+		out []xregion.Change
+		c   xregion.Change
+		p   position
+	)
+	dest := append([]any{&p.tx, &p.idx, &c.Table}, recordDest(&c.Record)...)
+	_, err = pgx.ForEachRow(rows, append(dest, &c.Time), func() error {
+		c.Pos = p.position()
+		out = append(out, c)
+		c = xregion.Change{}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	return out, nil
+}
+
+// LostUpdates implements xregion.Store.
+func (s *Store) LostUpdates(ctx context.Context, after int64, limit int) ([]xregion.LostUpdate, error) {
+	if limit < 1 || limit > xregion.MaxChangeLimit {
+		return nil, &xregion.InvalidError{What: "ledger query", Reason: fmt.Sprintf("limit %d; want 1 to %d", limit, xregion.MaxChangeLimit)}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, tbl, key, `+recordColumns+`, winner_wall, winner_logical, winner_origin, region, at
+		FROM `+s.ident(lostUpdateTable)+` WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read lost updates: %w", err)
+	}
+	var (
+		out []xregion.LostUpdate
+		l   xregion.LostUpdate
+	)
+	dest := append([]any{&l.ID, &l.Table}, recordDest(&l.Lost)...)
+	dest = append(dest, &l.Winner.Time.WallTime, &l.Winner.Time.Logical, (*string)(&l.Winner.Region), (*string)(&l.Region), &l.At)
+	_, err = pgx.ForEachRow(rows, dest, func() error {
+		out = append(out, l)
+		l = xregion.LostUpdate{}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read lost updates: %w", err)
+	}
+	return out, nil
+}

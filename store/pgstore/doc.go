@@ -1,0 +1,59 @@
+// Package pgstore is the xregion.Store on PostgreSQL, through pgx/v5 and a
+// pgxpool.Pool the caller owns.
+//
+//	pool, _ := pgxpool.New(ctx, "postgres://app@db.eu-west-1.internal/app")
+//	store, err := pgstore.New(ctx, pool, "eu-west-1")
+//	err = store.DefineTable(ctx, "payments", lwwResolver)
+//	res, err := store.Apply(ctx, xregion.Batch{Writes: writes})
+//
+// # Layout
+//
+// Everything lives in one PostgreSQL schema (DefaultSchema, "xregion", or
+// WithSchema): one table per declared xregion table, named as declared, plus
+// the store's own tables, whose names start with '_' so no declared table can
+// collide with them:
+//
+//	_meta          the region this schema belongs to; New refuses to open it
+//	               for another region (xregion.ErrRegionMismatch)
+//	_tables        the declared tables
+//	_changelog     every change, ordered by (tx, idx): the writing
+//	               transaction's 64-bit id and the change's place in it
+//	_watermarks    per peer region, the changelog position applied through
+//	_lost_updates  the lost-update ledger
+//
+// Set-up is idempotent and serialised by an advisory lock, so any number of
+// processes may call New and DefineTable at start-up. Names are validated
+// (xregion.ValidateTableName) and quoted; no caller string reaches SQL text.
+//
+// # Apply in two round trips
+//
+// Apply pipelines its statements: the first round trip sends BEGIN, locks
+// the peer's watermark row and every existing key of the batch (FOR UPDATE,
+// in key order, so concurrent batches cannot deadlock); the batch is then
+// resolved in Go through each table's Resolver; the second round trip sends
+// the writes (one UPDATE and one INSERT per table, whole arrays through
+// unnest), the changelog rows, the ledger entries, the watermark update and
+// COMMIT. Keys that did not exist cannot be locked: if a concurrent batch
+// inserts one first, the INSERT fails with a unique violation and Apply runs
+// the transaction again from the top.
+//
+// If the connection fails during the second round trip, the batch may or may
+// not have committed; Apply then says so with xregion.ErrOutcomeUnknown.
+// Sending the same batch again is safe.
+//
+// # Reading the changelog
+//
+// Changes returns changes in (tx, idx) order, and only those written by
+// transactions older than the oldest transaction still open. This is what
+// makes it safe against the outbox trap (a transaction that took an earlier
+// place committing after a later one was read): every transaction still to
+// commit has a larger id, so it sorts after everything already returned.
+//
+// HAZARD: any transaction left open on the same PostgreSQL server, in any
+// database, holds back Changes until it ends. Replication lag shows it; set
+// idle_in_transaction_session_timeout.
+//
+// The lost-update ledger is written rarely, so its ids are simply handed out
+// in commit order: transactions that record a lost update take an advisory
+// lock from that point to COMMIT.
+package pgstore

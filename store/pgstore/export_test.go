@@ -1,0 +1,5 @@
+package pgstore
+
+// SetBeforeCommit makes every Apply of s call fn after its writes are sent
+// and before it commits, so a test can hold a transaction open.
+func SetBeforeCommit(s *Store, fn func()) { s.beforeCommit = fn }

@@ -1,0 +1,129 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/regiontest"
+	"github.com/xregion/xregion/store/pgstore"
+	"github.com/xregion/xregion/store/storetest"
+)
+
+var schemas atomic.Int64
+
+// newStore opens a store in a schema of its own on pool.
+func newStore(t testing.TB, pool *pgxpool.Pool, region xregion.Region) *pgstore.Store {
+	t.Helper()
+	s, err := pgstore.New(context.Background(), pool, region, pgstore.WithSchema(fmt.Sprintf("s%d", schemas.Add(1))))
+	require.NoError(t, err)
+	return s
+}
+
+func TestStore_Contract(t *testing.T) {
+	pool := regiontest.Database(t)
+	storetest.Run(t, func(t *testing.T, region xregion.Region) xregion.Store {
+		return newStore(t, pool, region)
+	})
+}
+
+// takeIncoming is a resolver that stores every write it is given.
+var takeIncoming = xregion.ResolverFunc(func(_, in xregion.Record) (xregion.Resolution, error) {
+	return xregion.Resolution{Record: in, Changed: true}, nil
+})
+
+func write(key string, wall int64) xregion.Batch {
+	return xregion.Batch{Writes: []xregion.Write{{Table: "orders", Record: xregion.Record{
+		Key: key, Value: []byte(key), Version: xregion.Version{Time: xregion.Timestamp{WallTime: wall}, Region: "a"},
+	}}}}
+}
+
+// TestStore_Changes_OutboxTrap provokes the outbox trap on PostgreSQL: a
+// transaction takes the lower changelog place and is held open while a later
+// one commits and is read; then the first commits. The reader must get both,
+// each once, in place order.
+func TestStore_Changes_OutboxTrap(t *testing.T) {
+	ctx := t.Context()
+	pool := regiontest.Database(t)
+	writer := newStore(t, pool, "a")
+	// A second Store value on the same schema acts as a second process.
+	other, err := pgstore.New(ctx, pool, "a", pgstore.WithSchema(writer.Schema()))
+	require.NoError(t, err)
+	for _, s := range []*pgstore.Store{writer, other} {
+		require.NoError(t, s.DefineTable(ctx, "orders", takeIncoming))
+	}
+
+	held, release := make(chan struct{}), make(chan struct{})
+	pgstore.SetBeforeCommit(writer, func() { close(held); <-release })
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := writer.Apply(ctx, write("first", 1))
+		firstDone <- err
+	}()
+	<-held // "first" has written its change and holds its transaction open
+
+	_, err = other.Apply(ctx, write("second", 2))
+	require.NoError(t, err)
+	got, err := other.Get(ctx, "orders", "second")
+	require.NoError(t, err, "the later transaction must really have committed")
+	require.Equal(t, "second", got.Key)
+
+	var read []xregion.Change
+	after := xregion.Position{}
+	readMore := func() {
+		cs, err := other.Changes(ctx, xregion.ChangeQuery{After: after, Limit: 100})
+		require.NoError(t, err)
+		for _, c := range cs {
+			read = append(read, c)
+			after = c.Pos
+		}
+	}
+	readMore() // a naive reader would get "second" here and move past "first"
+
+	close(release)
+	require.NoError(t, <-firstDone)
+	require.Eventually(t, func() bool { readMore(); return len(read) >= 2 }, 10*time.Second, 10*time.Millisecond)
+	readMore()
+
+	require.Len(t, read, 2, "each change exactly once")
+	require.Equal(t, "first", read[0].Record.Key, "the transaction that took the lower place comes first")
+	require.Equal(t, "second", read[1].Record.Key)
+	require.True(t, read[0].Pos.Less(read[1].Pos))
+}
+
+func TestNew_RefusesAnotherRegionsSchema(t *testing.T) {
+	pool := regiontest.Database(t)
+	a := newStore(t, pool, "a")
+	_, err := pgstore.New(t.Context(), pool, "b", pgstore.WithSchema(a.Schema()))
+	require.ErrorIs(t, err, xregion.ErrRegionMismatch)
+	require.Contains(t, err.Error(), `holds region "a", not "b"`)
+
+	again, err := pgstore.New(t.Context(), pool, "a", pgstore.WithSchema(a.Schema()))
+	require.NoError(t, err, "reopening for the same region is fine")
+	require.Equal(t, a.Schema(), again.Schema())
+}
+
+func TestNew_Invalid(t *testing.T) {
+	pool := regiontest.Database(t)
+	for name, opts := range map[string]struct {
+		pool   *pgxpool.Pool
+		region xregion.Region
+		schema string
+	}{
+		"nil pool":        {nil, "a", "ok"},
+		"bad region":      {pool, "A B", "ok"},
+		"injected schema": {pool, "a", `x"; DROP SCHEMA public; --`},
+		"upper schema":    {pool, "a", "Xregion"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := pgstore.New(t.Context(), opts.pool, opts.region, pgstore.WithSchema(opts.schema))
+			require.ErrorIs(t, err, xregion.ErrInvalid)
+		})
+	}
+}

@@ -1,0 +1,136 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xregion/xregion"
+)
+
+// The store's own tables start with '_', which no xregion table name can, so
+// they never collide with declared tables in the same schema.
+const (
+	metaTable       = "_meta"
+	tablesTable     = "_tables"
+	changelogTable  = "_changelog"
+	watermarkTable  = "_watermarks"
+	lostUpdateTable = "_lost_updates"
+)
+
+// recordColumns are the columns of a data table after key, in the order
+// every query reads and writes them.
+const recordColumns = `value, wall, logical, origin, base_wall, base_logical, base_origin, epoch, tombstone`
+
+// recordTypes are the array types of recordColumns, for unnest.
+const recordTypes = `$2::bytea[], $3::int8[], $4::int4[], $5::text[], $6::int8[], $7::int4[], $8::text[], $9::int8[], $10::bool[]`
+
+func (s *Store) ident(name string) string { return pgx.Identifier{s.schema, name}.Sanitize() }
+
+// setup creates the schema and the store's own tables if they are missing,
+// and claims the schema for s.region. It holds an advisory lock so that
+// processes starting together do not race on CREATE ... IF NOT EXISTS.
+func (s *Store) setup(ctx context.Context) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('xregion schema ' || $1, 0))`, s.schema); err != nil {
+		return fmt.Errorf("lock schema: %w", err)
+	}
+	stmts := []string{
+		`CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{s.schema}.Sanitize(),
+		`CREATE TABLE IF NOT EXISTS ` + s.ident(metaTable) + ` (
+			one boolean PRIMARY KEY DEFAULT true CHECK (one),
+			region text NOT NULL,
+			created_at timestamptz NOT NULL DEFAULT now())`,
+		`CREATE TABLE IF NOT EXISTS ` + s.ident(tablesTable) + ` (
+			name text PRIMARY KEY,
+			created_at timestamptz NOT NULL DEFAULT now())`,
+		// tx is the writing transaction's 64-bit id: changes are ordered by
+		// it, and read only below the oldest transaction still open, which
+		// is what defeats the outbox trap (see Changes).
+		`CREATE TABLE IF NOT EXISTS ` + s.ident(changelogTable) + ` (
+			tx bigint NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
+			idx integer NOT NULL,
+			tbl text NOT NULL,
+			key text COLLATE "C" NOT NULL,
+			` + recordColumnDefs + `,
+			at timestamptz NOT NULL DEFAULT clock_timestamp(),
+			PRIMARY KEY (tx, idx))`,
+		`CREATE TABLE IF NOT EXISTS ` + s.ident(watermarkTable) + ` (
+			peer text PRIMARY KEY,
+			tx bigint NOT NULL DEFAULT 0,
+			idx integer NOT NULL DEFAULT 0,
+			updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+		`CREATE TABLE IF NOT EXISTS ` + s.ident(lostUpdateTable) + ` (
+			id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			tbl text NOT NULL,
+			key text COLLATE "C" NOT NULL,
+			` + recordColumnDefs + `,
+			winner_wall bigint NOT NULL,
+			winner_logical integer NOT NULL,
+			winner_origin text NOT NULL,
+			region text NOT NULL,
+			at timestamptz NOT NULL DEFAULT clock_timestamp(),
+			UNIQUE (tbl, key, wall, logical, origin))`,
+	}
+	for _, stmt := range stmts {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("create schema %s: %w", s.schema, err)
+		}
+	}
+	var owner string
+	err = tx.QueryRow(ctx, `SELECT region FROM `+s.ident(metaTable)).Scan(&owner)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err := tx.Exec(ctx, `INSERT INTO `+s.ident(metaTable)+` (region) VALUES ($1)`, string(s.region)); err != nil {
+			return fmt.Errorf("claim schema: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("read schema owner: %w", err)
+	case owner != string(s.region):
+		return fmt.Errorf("%w: schema %s holds region %q, not %q", xregion.ErrRegionMismatch, s.schema, owner, s.region)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit schema: %w", err)
+	}
+	return nil
+}
+
+const recordColumnDefs = `value bytea,
+			wall bigint NOT NULL,
+			logical integer NOT NULL,
+			origin text NOT NULL,
+			base_wall bigint NOT NULL,
+			base_logical integer NOT NULL,
+			base_origin text NOT NULL,
+			epoch bigint NOT NULL,
+			tombstone boolean NOT NULL`
+
+// createTable creates a declared table's storage.
+func (s *Store) createTable(ctx context.Context, name string) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('xregion schema ' || $1, 0))`, s.schema); err != nil {
+		return fmt.Errorf("lock schema: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.ident(name)+` (
+			key text COLLATE "C" PRIMARY KEY,
+			`+recordColumnDefs+`) WITH (fillfactor = 90)`); err != nil {
+		return fmt.Errorf("create table %s: %w", name, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO `+s.ident(tablesTable)+` (name) VALUES ($1) ON CONFLICT DO NOTHING`, name); err != nil {
+		return fmt.Errorf("register table %s: %w", name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit table %s: %w", name, err)
+	}
+	return nil
+}

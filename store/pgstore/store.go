@@ -1,0 +1,141 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xregion/xregion"
+)
+
+// DefaultSchema is the PostgreSQL schema a Store keeps its tables in unless
+// WithSchema says otherwise.
+const DefaultSchema = "xregion"
+
+// Option configures a Store.
+type Option interface{ apply(*Store) }
+
+type option func(*Store)
+
+func (f option) apply(s *Store) { f(s) }
+
+// WithSchema sets the PostgreSQL schema that holds the store's tables.
+// Default DefaultSchema. Names follow xregion.ValidateTableName.
+func WithSchema(name string) Option { return option(func(s *Store) { s.schema = name }) }
+
+// Store is an xregion.Store on PostgreSQL. It is safe for concurrent use.
+// It does not own the pool: close the pool after the last call.
+type Store struct {
+	pool   *pgxpool.Pool
+	region xregion.Region
+	schema string
+
+	// beforeCommit, when set by a test, runs inside Apply after the writes
+	// are sent and before COMMIT, so a test can hold a transaction open.
+	beforeCommit func()
+
+	mu struct {
+		sync.RWMutex
+		resolvers map[string]xregion.Resolver
+	}
+}
+
+var _ xregion.Store = (*Store)(nil)
+
+// New opens the store of region on pool, creating its schema and tables if
+// they are missing. It refuses, with xregion.ErrRegionMismatch, a schema that
+// already holds another region's data.
+func New(ctx context.Context, pool *pgxpool.Pool, region xregion.Region, opts ...Option) (*Store, error) {
+	s := &Store{pool: pool, region: region, schema: DefaultSchema}
+	for _, o := range opts {
+		o.apply(s)
+	}
+	if pool == nil {
+		return nil, &xregion.InvalidError{What: "pgstore pool", Reason: "nil; pass a *pgxpool.Pool"}
+	}
+	if err := region.Validate(); err != nil {
+		return nil, err
+	}
+	if err := xregion.ValidateTableName(s.schema); err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	s.mu.resolvers = map[string]xregion.Resolver{}
+	if err := s.setup(ctx); err != nil {
+		return nil, fmt.Errorf("open pgstore: %w", err)
+	}
+	return s, nil
+}
+
+// Region returns the region whose records the store holds.
+func (s *Store) Region() xregion.Region { return s.region }
+
+// Schema returns the PostgreSQL schema the store uses.
+func (s *Store) Schema() string { return s.schema }
+
+// DefineTable implements xregion.Store. The table is a PostgreSQL table of
+// the same name in the store's schema.
+func (s *Store) DefineTable(ctx context.Context, name string, r xregion.Resolver) error {
+	if err := xregion.ValidateTableName(name); err != nil {
+		return err
+	}
+	if r == nil {
+		return &xregion.InvalidError{What: "resolver for table " + name, Reason: "nil; every table needs one (lww, crdt or partition)"}
+	}
+	if err := s.createTable(ctx, name); err != nil {
+		return fmt.Errorf("define table: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.resolvers[name] = r
+	return nil
+}
+
+func (s *Store) resolver(table string) (xregion.Resolver, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, ok := s.mu.resolvers[table]
+	if !ok {
+		return nil, fmt.Errorf("%w %q: declare it with DefineTable", xregion.ErrUnknownTable, table)
+	}
+	return r, nil
+}
+
+// Get implements xregion.Store.
+func (s *Store) Get(ctx context.Context, table, key string) (xregion.Record, error) {
+	if _, err := s.resolver(table); err != nil {
+		return xregion.Record{}, err
+	}
+	if err := xregion.ValidateKey(key); err != nil {
+		return xregion.Record{}, err
+	}
+	row := s.pool.QueryRow(ctx, `SELECT key, `+recordColumns+` FROM `+s.ident(table)+` WHERE key = $1`, key)
+	var r xregion.Record
+	err := row.Scan(recordDest(&r)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return xregion.Record{}, fmt.Errorf("%w: %s %q", xregion.ErrNotFound, table, key)
+	}
+	if err != nil {
+		return xregion.Record{}, fmt.Errorf("get %s %q: %w", table, key, err)
+	}
+	return r, nil
+}
+
+// Watermark implements xregion.Store.
+func (s *Store) Watermark(ctx context.Context, peer xregion.Region) (xregion.Position, error) {
+	if err := peer.Validate(); err != nil {
+		return xregion.Position{}, err
+	}
+	var p position
+	err := s.pool.QueryRow(ctx, `SELECT tx, idx FROM `+s.ident(watermarkTable)+` WHERE peer = $1`, string(peer)).Scan(&p.tx, &p.idx)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return xregion.Position{}, nil
+	}
+	if err != nil {
+		return xregion.Position{}, fmt.Errorf("read watermark of %s: %w", peer, err)
+	}
+	return p.position(), nil
+}
