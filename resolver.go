@@ -1,5 +1,7 @@
 package xregion
 
+import "fmt"
+
 // Resolver settles a write arriving for a key that may already hold a record:
 // the incoming record from a local writer or a peer region, and the record
 // the store holds. Each table has one, named in Store.DefineTable.
@@ -34,4 +36,42 @@ type Resolution struct {
 	// lost to it: the store records it in the lost-update ledger, with the
 	// winning version, in the same transaction.
 	Lost *Record
+}
+
+// ValidateTable checks what Store.DefineTable is given: a valid table name
+// and a resolver (a nil ResolverFunc counts as none: it would panic on first
+// use).
+func ValidateTable(name string, r Resolver) error {
+	if err := ValidateTableName(name); err != nil {
+		return err
+	}
+	if f, ok := r.(ResolverFunc); r == nil || ok && f == nil {
+		return invalid("resolver for table "+quote(name), "nil; every table needs one (lww, crdt or partition)")
+	}
+	return nil
+}
+
+// Check reports whether a store may apply r, the resolution of incoming in
+// table: a changed record and a lost one must be valid records for
+// incoming's key. A faulty resolver is refused rather than let it store a
+// record under the wrong key, or one no peer would accept.
+func (r Resolution) Check(table string, incoming Record) error {
+	check := func(what string, rec Record) error {
+		if rec.Key != incoming.Key {
+			return invalid("resolution of "+table+" "+quote(incoming.Key), "%s for key %s", what, quote(rec.Key))
+		}
+		if err := rec.Validate(); err != nil {
+			return fmt.Errorf("resolution of %s %s: %s: %w", table, quote(incoming.Key), what, err)
+		}
+		return nil
+	}
+	if r.Changed {
+		if err := check("record", r.Record); err != nil {
+			return err
+		}
+	}
+	if r.Lost != nil {
+		return check("lost update", *r.Lost)
+	}
+	return nil
 }

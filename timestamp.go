@@ -84,6 +84,10 @@ func ParseTimestamp(s string) (Timestamp, error) {
 	if !digits(sec) || !digits(nsec) || !digits(logical) {
 		return bad("want decimal digits only")
 	}
+	if leadingZero(sec) || leadingZero(logical) {
+		// One timestamp, one spelling: text forms are compared and hashed.
+		return bad("leading zero")
+	}
 	secs, err := strconv.ParseInt(sec, 10, 64)
 	if err != nil || secs > math.MaxInt64/1_000_000_000-1 {
 		return bad("seconds out of range")
@@ -95,6 +99,8 @@ func ParseTimestamp(s string) (Timestamp, error) {
 	}
 	return Timestamp{WallTime: secs*1e9 + ns, Logical: int32(lg)}, nil
 }
+
+func leadingZero(s string) bool { return len(s) > 1 && s[0] == '0' }
 
 func digits(s string) bool {
 	if s == "" || len(s) > 19 {

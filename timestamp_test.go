@@ -31,7 +31,7 @@ func TestTimestamp_StringRoundTrip(t *testing.T) {
 
 func TestParseTimestamp_Invalid(t *testing.T) {
 	for _, s := range []string{"", "1", "1.0,0", "1.000000000", "-1.000000000,0", "1.000000000,-1",
-		"1.000000000,2147483648", "99999999999999999999.000000000,0", "1.00000000a,0", "+1.000000000,0"} {
+		"1.000000000,2147483648", "01.000000000,0", "1.000000000,01", "99999999999999999999.000000000,0", "1.00000000a,0", "+1.000000000,0"} {
 		_, err := xregion.ParseTimestamp(s)
 		require.ErrorIs(t, err, xregion.ErrInvalid, "%q", s)
 	}

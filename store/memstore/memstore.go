@@ -83,11 +83,8 @@ func (s *Store) DefineTable(ctx context.Context, name string, r xregion.Resolver
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := xregion.ValidateTableName(name); err != nil {
+	if err := xregion.ValidateTable(name, r); err != nil {
 		return fmt.Errorf("define table: %w", err)
-	}
-	if isNil(r) {
-		return &xregion.InvalidError{What: fmt.Sprintf("resolver for table %q", name), Reason: "nil; every table needs a Resolver"}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -97,16 +94,6 @@ func (s *Store) DefineTable(ctx context.Context, name string, r xregion.Resolver
 	}
 	s.mu.tables[name] = &table{resolver: r, records: make(map[string]xregion.Record)}
 	return nil
-}
-
-// isNil also catches a nil ResolverFunc, which is a non-nil interface that
-// would panic on first use.
-func isNil(r xregion.Resolver) bool {
-	if r == nil {
-		return true
-	}
-	f, ok := r.(xregion.ResolverFunc)
-	return ok && f == nil
 }
 
 // Get returns the record stored under key, tombstones included. A key no
@@ -182,11 +169,11 @@ func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 		if err != nil {
 			return xregion.Result{}, fmt.Errorf("resolve %s %q: %w", w.Table, w.Record.Key, err)
 		}
+		if err := out.Check(w.Table, w.Record); err != nil {
+			return xregion.Result{}, fmt.Errorf("apply batch: %w", err)
+		}
 		winner := local.Version
 		if out.Changed {
-			if err := checkResolution(w, out.Record); err != nil {
-				return xregion.Result{}, err
-			}
 			rec := out.Record.Clone()
 			pending[k] = rec
 			order = append(order, xregion.Change{Table: w.Table, Record: rec})
@@ -230,19 +217,6 @@ func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 		s.mu.watermarks[b.From] = b.Through
 	}
 	return res, nil
-}
-
-// checkResolution refuses what a faulty resolver might return: a record for
-// another key would be stored under the wrong key, an invalid one could not
-// be shipped to a peer.
-func checkResolution(w xregion.Write, r xregion.Record) error {
-	if r.Key != w.Record.Key {
-		return fmt.Errorf("resolve %s %q: resolver returned a record for key %q", w.Table, w.Record.Key, r.Key)
-	}
-	if err := r.Validate(); err != nil {
-		return fmt.Errorf("resolve %s %q: resolver returned an invalid record: %w", w.Table, w.Record.Key, err)
-	}
-	return nil
 }
 
 // Changes returns changelog entries after q.After. Every change is committed

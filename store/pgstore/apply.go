@@ -122,8 +122,8 @@ func (s *Store) applyOnce(ctx context.Context, b xregion.Batch, resolvers map[st
 		if err != nil {
 			return res, fmt.Errorf("apply batch: resolve %s %q: %w", w.Table, w.Record.Key, err)
 		}
-		if err := checkResolution(w, r); err != nil {
-			return res, err
+		if err := r.Check(w.Table, w.Record); err != nil {
+			return res, fmt.Errorf("apply batch: %w", err)
 		}
 		if r.Changed {
 			st.rec, st.dirty = r.Record.Clone(), true
@@ -211,29 +211,6 @@ func (s *Store) lock(ctx context.Context, conn *pgxpool.Conn, from xregion.Regio
 		states[t] = st
 	}
 	return states, wm.position(), br.Close()
-}
-
-// checkResolution refuses a resolver's decision that would store something
-// the store could not hand back: a record for another key, or an invalid one.
-func checkResolution(w xregion.Write, r xregion.Resolution) error {
-	check := func(what string, rec xregion.Record) error {
-		if rec.Key != w.Record.Key {
-			return fmt.Errorf("apply batch: resolver of %s returned a %s for key %q, not %q", w.Table, what, rec.Key, w.Record.Key)
-		}
-		if err := rec.Validate(); err != nil {
-			return fmt.Errorf("apply batch: resolver of %s returned an invalid %s: %w", w.Table, what, err)
-		}
-		return nil
-	}
-	if r.Changed {
-		if err := check("record", r.Record); err != nil {
-			return err
-		}
-	}
-	if r.Lost != nil {
-		return check("lost update", *r.Lost)
-	}
-	return nil
 }
 
 // write runs the second round trip: the resolved records, the changelog,

@@ -79,11 +79,8 @@ func (s *Store) Schema() string { return s.schema }
 // DefineTable implements xregion.Store. The table is a PostgreSQL table of
 // the same name in the store's schema.
 func (s *Store) DefineTable(ctx context.Context, name string, r xregion.Resolver) error {
-	if err := xregion.ValidateTableName(name); err != nil {
-		return err
-	}
-	if r == nil {
-		return &xregion.InvalidError{What: "resolver for table " + name, Reason: "nil; every table needs one (lww, crdt or partition)"}
+	if err := xregion.ValidateTable(name, r); err != nil {
+		return fmt.Errorf("define table: %w", err)
 	}
 	if err := s.createTable(ctx, name); err != nil {
 		return fmt.Errorf("define table: %w", err)
