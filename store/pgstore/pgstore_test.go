@@ -127,3 +127,29 @@ func TestNew_Invalid(t *testing.T) {
 		})
 	}
 }
+
+// TestStore_Apply_OutcomeUnknown cuts the network after the writes were sent
+// and while COMMIT is on its way: Apply cannot know whether the batch
+// committed, and must say so rather than report it lost or safe. Once the
+// network heals, the held COMMIT reaches the server: it did commit.
+func TestStore_Apply_OutcomeUnknown(t *testing.T) {
+	region := regiontest.New(t, regiontest.Regions("a")).Region("a")
+	s, err := pgstore.New(t.Context(), region.Pool, "a")
+	require.NoError(t, err)
+	require.NoError(t, s.DefineTable(t.Context(), "orders", takeIncoming))
+	pgstore.SetBeforeCommit(s, region.Proxy.Blackhole)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	_, err = s.Apply(ctx, write("k", 1))
+	require.ErrorIs(t, err, xregion.ErrOutcomeUnknown)
+
+	region.Proxy.Heal()
+	direct, err := pgstore.New(t.Context(), region.Direct, "a")
+	require.NoError(t, err)
+	require.NoError(t, direct.DefineTable(t.Context(), "orders", takeIncoming))
+	require.Eventually(t, func() bool {
+		_, err := direct.Get(t.Context(), "orders", "k")
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "the held COMMIT was delivered after the heal, so the batch committed")
+}
