@@ -32,10 +32,46 @@ type Resolution struct {
 	// then writes it and appends it to the changelog; otherwise it leaves the
 	// key alone.
 	Changed bool
-	// Lost, if not nil, is a write that was concurrent with the winner and
-	// lost to it: the store records it in the lost-update ledger, with the
-	// winning version, in the same transaction.
+	// Lost, if not nil, is a write the store did not keep although it must
+	// not vanish: the store records it in the lost-update ledger, with the
+	// winning version and Reason, in the same transaction.
 	Lost *Record
+	// Reason says why Lost was not kept. The zero value is LostConcurrent.
+	Reason LossReason
+}
+
+// LossReason says why a write went to the lost-update ledger.
+type LossReason uint8
+
+const (
+	// LostConcurrent: the write was concurrent with the winner (neither
+	// writer had seen the other's version) and lost to it.
+	LostConcurrent LossReason = iota
+	// LostFenced: the write carried an ownership epoch older than its
+	// partition's current one: a stale home region wrote it. It is kept in
+	// the ledger for failback instead of being applied over the new owner.
+	LostFenced
+)
+
+// String returns "concurrent" or "fenced".
+func (r LossReason) String() string {
+	switch r {
+	case LostConcurrent:
+		return "concurrent"
+	case LostFenced:
+		return "fenced"
+	}
+	return fmt.Sprintf("LossReason(%d)", uint8(r))
+}
+
+// ParseLossReason is the inverse of LossReason.String.
+func ParseLossReason(s string) (LossReason, error) {
+	for r := LostConcurrent; r <= LostFenced; r++ {
+		if r.String() == s {
+			return r, nil
+		}
+	}
+	return 0, invalid("loss reason "+quote(s), "want \"concurrent\" or \"fenced\"")
 }
 
 // ValidateTable checks what Store.DefineTable is given: a valid table name
@@ -71,6 +107,9 @@ func (r Resolution) Check(table string, incoming Record) error {
 		}
 	}
 	if r.Lost != nil {
+		if r.Reason > LostFenced {
+			return invalid("resolution of "+table+" "+quote(incoming.Key), "unknown loss reason %d", r.Reason)
+		}
 		return check("lost update", *r.Lost)
 	}
 	return nil

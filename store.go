@@ -116,15 +116,17 @@ type Result struct {
 	Duplicate bool // the batch had been applied before; nothing was done
 }
 
-// LostUpdate is an entry of the lost-update ledger: a write that was
-// concurrent with another write of the same key (neither writer had seen the
-// other's version) and lost to it. Strategies that lose nothing (CRDTs)
-// never produce one.
+// LostUpdate is an entry of the lost-update ledger: a write a store did not
+// keep but must not forget. Either it was concurrent with another write of
+// the same key (neither writer had seen the other's version) and lost to it,
+// or it was fenced: written by a region that was no longer the key's home.
+// Strategies that lose nothing (CRDTs) never produce one.
 type LostUpdate struct {
-	ID     int64  // the entry's place in this region's ledger
-	Table  string // the table
-	Lost   Record // the write that lost: its key, value, version and base
-	Winner Version
+	ID     int64      // the entry's place in this region's ledger
+	Table  string     // the table
+	Lost   Record     // the write that lost: its key, value, version and base
+	Reason LossReason // why it was not kept
+	Winner Version    // what the key held instead (zero if nothing)
 	// Region is where the conflict was detected. Which regions see a given
 	// conflict depends on the order writes reach them, so several regions
 	// may record the same loser (deduplicate merged ledgers by table, key

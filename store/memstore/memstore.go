@@ -188,7 +188,7 @@ func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 			_, seenNow := newLost[lk]
 			if !seen && !seenNow {
 				newLost[lk] = struct{}{}
-				losses = append(losses, xregion.LostUpdate{Table: w.Table, Lost: out.Lost.Clone(), Winner: winner, Region: s.region})
+				losses = append(losses, xregion.LostUpdate{Table: w.Table, Lost: out.Lost.Clone(), Reason: out.Reason, Winner: winner, Region: s.region})
 				res.Conflicts++
 			}
 		}

@@ -83,6 +83,7 @@ type tableWrite struct {
 type lostWrite struct {
 	table  string
 	lost   xregion.Record
+	reason xregion.LossReason
 	winner xregion.Version
 }
 
@@ -133,7 +134,7 @@ func (s *Store) applyOnce(ctx context.Context, b xregion.Batch, resolvers map[st
 			res.Unchanged++
 		}
 		if r.Lost != nil {
-			losses = append(losses, lostWrite{w.Table, r.Lost.Clone(), st.rec.Version})
+			losses = append(losses, lostWrite{w.Table, r.Lost.Clone(), r.Reason, st.rec.Version})
 		}
 	}
 
@@ -263,10 +264,11 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 		tbl := make([]string, len(losses))
 		var ww []int64
 		var wl []int32
-		var wo []string
+		var wo, why []string
 		for i, l := range losses {
 			tbl[i] = l.table
 			recs.add(l.lost)
+			why = append(why, l.reason.String())
 			ww = append(ww, l.winner.Time.WallTime)
 			wl = append(wl, l.winner.Time.Logical)
 			wo = append(wo, string(l.winner.Region))
@@ -277,11 +279,11 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 		// take it.
 		q.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('xregion ledger ' || $1, 0))`, s.schema)
 		q.Queue(`WITH ins AS (
-				INSERT INTO `+s.ident(lostUpdateTable)+` (tbl, key, `+recordColumns+`, winner_wall, winner_logical, winner_origin, region)
-				SELECT u.*, $15 FROM unnest($1::text[], `+placeholders(2, recordArrayTypes)+`, $12::int8[], $13::int4[], $14::text[]) AS u
+				INSERT INTO `+s.ident(lostUpdateTable)+` (tbl, key, `+recordColumns+`, reason, winner_wall, winner_logical, winner_origin, region)
+				SELECT u.*, $16 FROM unnest($1::text[], `+placeholders(2, recordArrayTypes)+`, $12::text[], $13::int8[], $14::int4[], $15::text[]) AS u
 				ON CONFLICT (tbl, key, wall, logical, origin) DO NOTHING RETURNING 1)
 			SELECT count(*) FROM ins`,
-			append(append([]any{tbl}, recs.args()...), ww, wl, wo, string(s.region))...,
+			append(append([]any{tbl}, recs.args()...), why, ww, wl, wo, string(s.region))...,
 		).QueryRow(func(row pgx.Row) error { return row.Scan(&conflicts) })
 	}
 	if !b.Through.IsZero() {

@@ -64,18 +64,23 @@ func (s *Store) LostUpdates(ctx context.Context, after int64, limit int) ([]xreg
 	if limit < 1 || limit > xregion.MaxChangeLimit {
 		return nil, &xregion.InvalidError{What: "ledger query", Reason: fmt.Sprintf("limit %d; want 1 to %d", limit, xregion.MaxChangeLimit)}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, tbl, key, `+recordColumns+`, winner_wall, winner_logical, winner_origin, region, at
+	rows, err := s.pool.Query(ctx, `SELECT id, tbl, key, `+recordColumns+`, reason, winner_wall, winner_logical, winner_origin, region, at
 		FROM `+s.ident(lostUpdateTable)+` WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read lost updates: %w", err)
 	}
 	var (
-		out []xregion.LostUpdate
-		l   xregion.LostUpdate
+		out    []xregion.LostUpdate
+		l      xregion.LostUpdate
+		reason string
 	)
 	dest := append([]any{&l.ID, &l.Table}, recordDest(&l.Lost)...)
-	dest = append(dest, &l.Winner.Time.WallTime, &l.Winner.Time.Logical, (*string)(&l.Winner.Region), (*string)(&l.Region), &l.At)
+	dest = append(dest, &reason, &l.Winner.Time.WallTime, &l.Winner.Time.Logical, (*string)(&l.Winner.Region), (*string)(&l.Region), &l.At)
 	_, err = pgx.ForEachRow(rows, dest, func() error {
+		var err error
+		if l.Reason, err = xregion.ParseLossReason(reason); err != nil {
+			return err
+		}
 		out = append(out, l)
 		l = xregion.LostUpdate{}
 		return nil

@@ -71,6 +71,7 @@ func (s *Store) setup(ctx context.Context) error {
 			tbl text NOT NULL,
 			key text COLLATE "C" NOT NULL,
 			` + recordColumnDefs + `,
+			reason text NOT NULL,
 			winner_wall bigint NOT NULL,
 			winner_logical integer NOT NULL,
 			winner_origin text NOT NULL,

@@ -38,9 +38,31 @@ func (s suite) testLedger(t *testing.T) {
 			require.Equal(t, "t", lu.Table)
 			requireRecord(t, wa, lu.Lost)
 			require.Equal(t, wb.Version, lu.Winner)
+			require.Equal(t, xregion.LostConcurrent, lu.Reason)
 			require.Equal(t, st.Region(), lu.Region, "Region is where the conflict was detected")
 			require.False(t, lu.At.IsZero(), "At is not set")
 		}
+	})
+
+	t.Run("Fenced", func(t *testing.T) {
+		// A resolver that fences every write it is given (as a single-writer
+		// table does with a stale epoch): kept in the ledger, not applied,
+		// and the batch goes on.
+		st := s.newStore(t, regionA)
+		fence := xregion.ResolverFunc(func(local, in xregion.Record) (xregion.Resolution, error) {
+			return xregion.Resolution{Lost: &in, Reason: xregion.LostFenced}, nil
+		})
+		require.NoError(t, st.DefineTable(t.Context(), "fenced", fence))
+		w := rec("k", "stale", ver(10, regionB))
+		require.Equal(t, xregion.Result{Unchanged: 1, Conflicts: 1},
+			apply(t, st, xregion.Batch{From: regionB, Writes: []xregion.Write{wr("fenced", w)}}))
+		_, err := st.Get(t.Context(), "fenced", "k")
+		require.ErrorIs(t, err, xregion.ErrNotFound, "a fenced write is not applied")
+		lus := lostUpdates(t, st)
+		require.Len(t, lus, 1)
+		require.Equal(t, xregion.LostFenced, lus[0].Reason)
+		require.True(t, lus[0].Winner.IsZero(), "nothing was stored, so nothing won")
+		requireRecord(t, w, lus[0].Lost)
 	})
 
 	t.Run("Idempotent", func(t *testing.T) {
