@@ -53,6 +53,13 @@ type Store interface {
 	// batches from peer have been applied here; zero if none has.
 	Watermark(ctx context.Context, peer Region) (Position, error)
 
+	// Backlog describes the changes made in origin that lie after the
+	// position after: what a peer whose watermark stands there has not
+	// applied. Unlike Changes it counts every committed change, also those
+	// a transaction still open keeps Changes from returning, so a lag
+	// computed from it is never smaller than the truth.
+	Backlog(ctx context.Context, after Position, origin Region) (Backlog, error)
+
 	// LostUpdates returns lost-update ledger entries with ID above after,
 	// oldest first, at most limit (1 to MaxChangeLimit) of them. IDs are
 	// handed out in commit order, so a reader paging by ID skips nothing.
@@ -106,6 +113,44 @@ func (b Batch) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Backlog is what Store.Backlog reports.
+type Backlog struct {
+	Changes int64     // how many changes
+	Bytes   int64     // their key and value bytes
+	Oldest  time.Time // Change.Time of the oldest of them; zero if none
+	Head    Position  // the last of them; zero if none
+	Now     time.Time // the store's clock when it counted, the clock of Oldest
+}
+
+// Age is how long the oldest change has waited: zero when there is none.
+func (b Backlog) Age() time.Duration {
+	if b.Changes == 0 || b.Oldest.IsZero() {
+		return 0
+	}
+	return max(b.Now.Sub(b.Oldest), 0)
+}
+
+// Stager is an optional capability of a Store, found by type assertion: it
+// durably accepts a peer's writes in one round trip and resolves them later.
+// The synchronous replicator acknowledges a write once its peers have staged
+// it: the peer then holds it durably, as a synchronous standby holds flushed
+// WAL, without the read-resolve-write round trips of Apply.
+//
+// Staged writes are not visible to Get. They leave the stage when Apply
+// stores a batch from the same region carrying the same record (the
+// changelog stream delivering it), or when ApplyStaged resolves them, which a
+// region must run before it takes over from a failed peer.
+type Stager interface {
+	// Stage durably records writes made in region from, unresolved.
+	// Staging the same write twice is harmless.
+	Stage(ctx context.Context, from Region, writes []Write) error
+	// ApplyStaged resolves every staged write through its table's Resolver
+	// as Apply would, in staging order, and removes it from the stage.
+	ApplyStaged(ctx context.Context) (Result, error)
+	// Staged reports how many writes wait in the stage.
+	Staged(ctx context.Context) (int64, error)
 }
 
 // Result reports what Apply did.

@@ -39,7 +39,14 @@ type Store struct {
 		watermarks map[xregion.Region]xregion.Position
 		ledger     []xregion.LostUpdate // ledger[i].ID == i+1
 		lost       map[lostKey]struct{} // what the ledger holds, to record each loss once
+		staged     []staged             // in staging order
 	}
+}
+
+// staged is a write a peer staged here (see xregion.Stager).
+type staged struct {
+	from  xregion.Region
+	write xregion.Write
 }
 
 type table struct {
@@ -54,7 +61,10 @@ type lostKey struct {
 	version    xregion.Version
 }
 
-var _ xregion.Store = (*Store)(nil)
+var (
+	_ xregion.Store  = (*Store)(nil)
+	_ xregion.Stager = (*Store)(nil)
+)
 
 // New returns an empty Store for region.
 func New(region xregion.Region, opts ...Option) (*Store, error) {
@@ -216,7 +226,110 @@ func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 	if fromChangelog {
 		s.mu.watermarks[b.From] = b.Through
 	}
+	if b.From != "" {
+		s.unstageLocked(b)
+	}
 	return res, nil
+}
+
+// unstageLocked drops the staged copies of the batch's writes: the batch
+// has resolved them now.
+func (s *Store) unstageLocked(b xregion.Batch) {
+	if len(s.mu.staged) == 0 {
+		return
+	}
+	type id struct {
+		table, key string
+		version    xregion.Version
+	}
+	done := make(map[id]bool, len(b.Writes))
+	for _, w := range b.Writes {
+		done[id{w.Table, w.Record.Key, w.Record.Version}] = true
+	}
+	s.mu.staged = slices.DeleteFunc(s.mu.staged, func(st staged) bool {
+		return st.from == b.From && done[id{st.write.Table, st.write.Record.Key, st.write.Record.Version}]
+	})
+}
+
+// Stage implements xregion.Stager.
+func (s *Store) Stage(ctx context.Context, from xregion.Region, writes []xregion.Write) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := (xregion.Batch{From: from, Writes: writes}).Validate(); err != nil {
+		return fmt.Errorf("stage: %w", err)
+	}
+	if from == "" {
+		return &xregion.InvalidError{What: "stage", Reason: "no From region; only a peer's writes are staged"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range writes {
+		w.Record = w.Record.Clone()
+		s.mu.staged = append(s.mu.staged, staged{from: from, write: w})
+	}
+	return nil
+}
+
+// ApplyStaged implements xregion.Stager: it applies the staged writes as one
+// batch per region they came from.
+func (s *Store) ApplyStaged(ctx context.Context) (xregion.Result, error) {
+	s.mu.Lock()
+	var order []xregion.Region
+	byFrom := map[xregion.Region][]xregion.Write{}
+	for _, st := range s.mu.staged {
+		if byFrom[st.from] == nil {
+			order = append(order, st.from)
+		}
+		byFrom[st.from] = append(byFrom[st.from], st.write)
+	}
+	s.mu.Unlock()
+	var total xregion.Result
+	for _, from := range order {
+		res, err := s.Apply(ctx, xregion.Batch{From: from, Writes: byFrom[from]})
+		if err != nil {
+			return total, fmt.Errorf("apply staged writes from %s: %w", from, err)
+		}
+		total.Applied += res.Applied
+		total.Unchanged += res.Unchanged
+		total.Conflicts += res.Conflicts
+	}
+	return total, nil
+}
+
+// Staged implements xregion.Stager.
+func (s *Store) Staged(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(len(s.mu.staged)), nil
+}
+
+// Backlog implements xregion.Store.
+func (s *Store) Backlog(ctx context.Context, after xregion.Position, origin xregion.Region) (xregion.Backlog, error) {
+	if err := ctx.Err(); err != nil {
+		return xregion.Backlog{}, err
+	}
+	if err := origin.Validate(); err != nil {
+		return xregion.Backlog{}, fmt.Errorf("read backlog: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := xregion.Backlog{Now: s.wall.Now()}
+	for _, c := range s.mu.changes[s.after(after):] {
+		if c.Origin() != origin {
+			continue
+		}
+		b.Changes++
+		b.Bytes += int64(len(c.Record.Key) + len(c.Record.Value))
+		if b.Oldest.IsZero() || c.Time.Before(b.Oldest) {
+			b.Oldest = c.Time
+		}
+		b.Head = c.Pos
+	}
+	return b, nil
 }
 
 // Changes returns changelog entries after q.After. Every change is committed
@@ -230,14 +343,8 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i, found := slices.BinarySearchFunc(s.mu.changes, q.After, func(c xregion.Change, p xregion.Position) int {
-		return c.Pos.Compare(p)
-	})
-	if found {
-		i++
-	}
 	var out []xregion.Change
-	for _, c := range s.mu.changes[i:] {
+	for _, c := range s.mu.changes[s.after(q.After):] {
 		if len(out) == q.Limit {
 			break
 		}
@@ -248,6 +355,17 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// after returns the index of the first change after p.
+func (s *Store) after(p xregion.Position) int {
+	i, found := slices.BinarySearchFunc(s.mu.changes, p, func(c xregion.Change, p xregion.Position) int {
+		return c.Pos.Compare(p)
+	})
+	if found {
+		i++
+	}
+	return i
 }
 
 // Watermark returns the position through which peer's batches were applied.

@@ -286,6 +286,20 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 			append(append([]any{tbl}, recs.args()...), why, ww, wl, wo, string(s.region))...,
 		).QueryRow(func(row pgx.Row) error { return row.Scan(&conflicts) })
 	}
+	if b.From != "" {
+		// The batch resolves writes From may have staged here.
+		var staged recordArrays
+		tbl := make([]string, 0, len(b.Writes))
+		for _, w := range b.Writes {
+			tbl = append(tbl, w.Table)
+			staged.add(w.Record)
+		}
+		q.Queue(`DELETE FROM `+s.ident(inboxTable)+` AS i
+			USING unnest($1::text[], $2::text[], $3::int8[], $4::int4[], $5::text[]) AS u(tbl, key, wall, logical, origin)
+			WHERE i.key = u.key AND i.tbl = u.tbl AND i.from_region = $6
+			  AND i.wall = u.wall AND i.logical = u.logical AND i.origin = u.origin`,
+			tbl, staged.keys, staged.walls, staged.logicals, staged.origins, string(b.From))
+	}
 	if !b.Through.IsZero() {
 		p := fromPosition(b.Through)
 		q.Queue(`UPDATE `+s.ident(watermarkTable)+` SET tx = $2, idx = $3, updated_at = clock_timestamp() WHERE peer = $1`,

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -89,4 +90,38 @@ func (s *Store) LostUpdates(ctx context.Context, after int64, limit int) ([]xreg
 		return nil, fmt.Errorf("read lost updates: %w", err)
 	}
 	return out, nil
+}
+
+// Backlog implements xregion.Store. It reads every committed change after
+// the position, ignoring the horizon Changes keeps, and times them on the
+// database server's clock.
+func (s *Store) Backlog(ctx context.Context, after xregion.Position, origin xregion.Region) (xregion.Backlog, error) {
+	if err := origin.Validate(); err != nil {
+		return xregion.Backlog{}, fmt.Errorf("read backlog: %w", err)
+	}
+	p := fromPosition(after)
+	var (
+		b    xregion.Backlog
+		head position
+		old  *time.Time
+	)
+	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(octet_length(key) + coalesce(octet_length(value), 0)), 0),
+			min(at), coalesce(max(tx), 0), clock_timestamp()
+		FROM `+s.ident(changelogTable)+` WHERE (tx, idx) > ($1, $2) AND origin = $3`,
+		p.tx, p.idx, string(origin)).Scan(&b.Changes, &b.Bytes, &old, &head.tx, &b.Now)
+	if err != nil {
+		return xregion.Backlog{}, fmt.Errorf("read backlog: %w", err)
+	}
+	if old != nil {
+		b.Oldest = *old
+	}
+	if b.Changes > 0 {
+		err = s.pool.QueryRow(ctx, `SELECT max(idx) FROM `+s.ident(changelogTable)+` WHERE tx = $1 AND origin = $2`,
+			head.tx, string(origin)).Scan(&head.idx)
+		if err != nil {
+			return xregion.Backlog{}, fmt.Errorf("read backlog: %w", err)
+		}
+		b.Head = head.position()
+	}
+	return b, nil
 }

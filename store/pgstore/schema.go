@@ -18,6 +18,7 @@ const (
 	changelogTable  = "_changelog"
 	watermarkTable  = "_watermarks"
 	lostUpdateTable = "_lost_updates"
+	inboxTable      = "_inbox"
 )
 
 // recordColumns are the columns of a data table after key, in the order
@@ -78,6 +79,15 @@ func (s *Store) setup(ctx context.Context) error {
 			region text NOT NULL,
 			at timestamptz NOT NULL DEFAULT clock_timestamp(),
 			UNIQUE (tbl, key, wall, logical, origin))`,
+		// Writes peers staged here (xregion.Stager): durable, unresolved.
+		`CREATE TABLE IF NOT EXISTS ` + s.ident(inboxTable) + ` (
+			id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			from_region text NOT NULL,
+			tbl text NOT NULL,
+			key text COLLATE "C" NOT NULL,
+			` + recordColumnDefs + `,
+			staged_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+		`CREATE INDEX IF NOT EXISTS _inbox_key ON ` + s.ident(inboxTable) + ` (key)`,
 	}
 	for _, stmt := range stmts {
 		if _, err := tx.Exec(ctx, stmt); err != nil {

@@ -33,6 +33,8 @@ func Run(t *testing.T, newStore func(t *testing.T, region xregion.Region) xregio
 	t.Run("Changes", s.testChanges)
 	t.Run("Watermark", s.testWatermark)
 	t.Run("Ledger", s.testLedger)
+	t.Run("Backlog", s.testBacklog)
+	t.Run("Stage", s.testStage)
 	t.Run("Context", s.testContext)
 }
 

@@ -1,0 +1,68 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/xregion/xregion"
+)
+
+// testStage checks xregion.Stager, for stores that offer it.
+func (s suite) testStage(t *testing.T) {
+	if _, ok := s.newStore(t, regionA).(xregion.Stager); !ok {
+		t.Skip("the store does not implement xregion.Stager")
+	}
+	stager := func(t *testing.T) (xregion.Store, xregion.Stager) {
+		st := s.store(t, regionA, "t")
+		return st, st.(xregion.Stager)
+	}
+	staged := func(t *testing.T, sg xregion.Stager) int64 {
+		t.Helper()
+		n, err := sg.Staged(t.Context())
+		require.NoError(t, err)
+		return n
+	}
+
+	t.Run("InvisibleUntilApplied", func(t *testing.T) {
+		st, sg := stager(t)
+		w1 := wr("t", rec("k1", "one", ver(1, regionB)))
+		w2 := wr("t", rec("k2", "two", ver(2, regionB)))
+		require.NoError(t, sg.Stage(t.Context(), regionB, []xregion.Write{w1, w2}))
+		require.NoError(t, sg.Stage(t.Context(), regionB, []xregion.Write{w1}), "staging twice is harmless")
+		require.EqualValues(t, 3, staged(t, sg))
+		requireNotFound(t, st, "t", "k1")
+
+		res, err := sg.ApplyStaged(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 2, res.Applied)
+		require.Equal(t, 1, res.Unchanged, "the second copy of w1 is a replay")
+		requireRecord(t, w1.Record, get(t, st, "t", "k1"))
+		requireRecord(t, w2.Record, get(t, st, "t", "k2"))
+		require.Zero(t, staged(t, sg))
+	})
+
+	t.Run("ApplyFromTheSameRegionUnstages", func(t *testing.T) {
+		st, sg := stager(t)
+		w1 := wr("t", rec("k1", "one", ver(1, regionB)))
+		w2 := wr("t", rec("k2", "two", ver(2, regionB)))
+		require.NoError(t, sg.Stage(t.Context(), regionB, []xregion.Write{w1, w2}))
+		// The changelog stream delivers w1; only its staged copy goes.
+		apply(t, st, xregion.Batch{From: regionB, After: pos(0, 0), Through: pos(1, 0), Writes: []xregion.Write{w1}})
+		require.EqualValues(t, 1, staged(t, sg))
+		// Another region's batch with the same key and a different version
+		// does not unstage w2.
+		apply(t, st, xregion.Batch{From: regionC, Writes: []xregion.Write{wr("t", rec("k2", "c", ver(1, regionC)))}})
+		require.EqualValues(t, 1, staged(t, sg))
+		_, err := sg.ApplyStaged(t.Context())
+		require.NoError(t, err)
+		requireRecord(t, w2.Record, get(t, st, "t", "k2"), "the staged write wins over the older one")
+	})
+
+	t.Run("Invalid", func(t *testing.T) {
+		_, sg := stager(t)
+		require.ErrorIs(t, sg.Stage(t.Context(), "", []xregion.Write{wr("t", rec("k", "v", ver(1, regionB)))}), xregion.ErrInvalid)
+		require.ErrorIs(t, sg.Stage(t.Context(), regionB, []xregion.Write{wr("t", rec("", "v", ver(1, regionB)))}), xregion.ErrInvalid)
+		require.Zero(t, staged(t, sg))
+	})
+}
