@@ -179,3 +179,23 @@ type LostUpdate struct {
 	Region Region
 	At     time.Time // when it was recorded, by the store's clock
 }
+
+// Leaser is an optional capability of a Store, found by type assertion:
+// named leases that at most one holder in the region has at a time, across
+// processes. Replicators take one per peer so that exactly one of several
+// processes ships to it.
+type Leaser interface {
+	// TryLease takes the lease called name if nobody holds it, and reports
+	// false if somebody does. A taken lease is held until Release, or until
+	// the store can no longer vouch for it (its connection died), when Lost
+	// is closed: the holder must stop at once, as another may take over.
+	TryLease(ctx context.Context, name string) (Lease, bool, error)
+}
+
+// Lease is a lease taken with Leaser.TryLease.
+type Lease interface {
+	// Lost is closed when the lease is lost or released.
+	Lost() <-chan struct{}
+	// Release gives the lease up. It is safe to call more than once.
+	Release()
+}

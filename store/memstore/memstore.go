@@ -28,6 +28,11 @@ type Store struct {
 	region xregion.Region
 	wall   xregion.WallClock
 
+	leases struct {
+		sync.Mutex
+		held map[string]bool
+	}
+
 	// One mutex for everything: Apply must see and change records,
 	// changelog, ledger and watermarks as one, and a single lock makes that
 	// obviously true.
