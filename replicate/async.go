@@ -1,0 +1,393 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/xregion/xregion"
+)
+
+// Async replicates a region asynchronously (Tier 2): a write commits in the
+// local store, and one shipper per peer tails the local changelog and applies
+// it on the peer in batches, each together with the peer's watermark. It is
+// safe for concurrent use.
+type Async struct {
+	cfg      config
+	local    xregion.Store
+	clock    *xregion.Clock
+	shippers []*shipper
+	guard    *guard
+	wake     chan struct{}
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// NewAsync starts shipping the writes made in local's region to peers (each
+// a Store of another region, reached over the network) and returns the
+// replicator; Close stops it. clock stamps the writes made through Write.
+// Options: ForTier, BatchSize, PollInterval, Heartbeat, MaxBackoff,
+// WithLogger, OnAlert, WithGuardrail.
+func NewAsync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, opts ...Option) (*Async, error) {
+	cfg := newConfig(opts)
+	if err := validate(local, clock, peers, cfg); err != nil {
+		return nil, fmt.Errorf("new async replicator: %w", err)
+	}
+	if cfg.tier != nil {
+		if err := checkTier(*cfg.tier, StrategyAsync, 0); err != nil {
+			return nil, err
+		}
+	}
+	return newAsync(local, clock, peers, cfg, false), nil
+}
+
+func newAsync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, cfg config, snapshot bool) *Async {
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &Async{cfg: cfg, local: local, clock: clock, wake: make(chan struct{}, 1), cancel: cancel}
+	for _, p := range peers {
+		s := &shipper{cfg: cfg, local: local, peer: p, wake: make(chan struct{}, 1), snapshot: snapshot}
+		a.shippers = append(a.shippers, s)
+		a.wg.Go(func() { s.run(ctx) })
+	}
+	a.wg.Go(func() { a.fanOutWakes(ctx) })
+	a.guard = startGuard(ctx, &a.wg, cfg, a.Lag)
+	return a
+}
+
+func validate(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, cfg config) error {
+	switch {
+	case local == nil:
+		return &xregion.InvalidError{What: "local store", Reason: "nil"}
+	case clock == nil:
+		return &xregion.InvalidError{What: "clock", Reason: "nil; pass the region's *xregion.Clock"}
+	case len(peers) == 0:
+		return &xregion.InvalidError{What: "peers", Reason: "none; pass the stores of the regions to replicate to"}
+	case cfg.batchSize < 1 || cfg.batchSize > xregion.MaxChangeLimit:
+		return &xregion.InvalidError{What: "batch size", Reason: fmt.Sprintf("%d; want 1 to %d", cfg.batchSize, xregion.MaxChangeLimit)}
+	case cfg.pollInterval <= 0 || cfg.heartbeat <= 0 || cfg.maxBackoff <= 0:
+		return &xregion.InvalidError{What: "intervals", Reason: "poll interval, heartbeat and max backoff must be positive"}
+	case cfg.logger == nil || cfg.onAlert == nil:
+		return &xregion.InvalidError{What: "options", Reason: "nil logger or alert callback"}
+	case cfg.guardrail != (Guardrail{}) && cfg.tier == nil:
+		return &xregion.InvalidError{What: "guardrail", Reason: "no tier to hold the RPO to; add ForTier"}
+	}
+	seen := map[xregion.Region]bool{local.Region(): true}
+	for _, p := range peers {
+		if p == nil {
+			return &xregion.InvalidError{What: "peers", Reason: "a nil store"}
+		}
+		if seen[p.Region()] {
+			return &xregion.InvalidError{What: "peers", Reason: fmt.Sprintf("region %s appears twice (or is the local region)", p.Region())}
+		}
+		seen[p.Region()] = true
+	}
+	return nil
+}
+
+// Write stamps the records whose Version is zero with the clock, in place,
+// and commits them in the local store; shippers carry them to the peers.
+// Sending the same stamped writes again is safe. A guardrail may delay or
+// refuse the write while a peer's RPO is over its tier's target.
+func (a *Async) Write(ctx context.Context, ws ...xregion.Write) error {
+	if err := a.guard.admit(ctx); err != nil {
+		return err
+	}
+	stamp(a.clock, a.local.Region(), ws)
+	if _, err := a.local.Apply(ctx, xregion.Batch{Writes: ws}); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	a.Notify()
+	return nil
+}
+
+// stamp gives each record without a Version one from clock, after its Base.
+func stamp(clock *xregion.Clock, region xregion.Region, ws []xregion.Write) {
+	for i := range ws {
+		r := &ws[i].Record
+		if !r.Version.IsZero() {
+			continue
+		}
+		if !r.Base.IsZero() {
+			clock.Update(r.Base.Time) // a version must follow the base it read
+		}
+		r.Version = xregion.Version{Time: clock.Now(), Region: region}
+	}
+}
+
+// Notify tells the shippers that the local changelog has grown, so they
+// ship now instead of at their next poll. Writes made through Write notify
+// by themselves; call it after writing to the local store directly.
+func (a *Async) Notify() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Async) fanOutWakes(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+			for _, s := range a.shippers {
+				s.notify()
+			}
+		}
+	}
+}
+
+// Lag reports each peer's replication lag; see PeerLag.
+func (a *Async) Lag(ctx context.Context) ([]PeerLag, error) {
+	out := make([]PeerLag, 0, len(a.shippers))
+	for _, s := range a.shippers {
+		l, err := s.lag(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Close stops the shippers and waits for them. Changes not yet shipped stay
+// in the local changelog; the next replicator ships them.
+func (a *Async) Close() error {
+	a.cancel()
+	a.wg.Wait()
+	return nil
+}
+
+// shipper carries the local region's changes to one peer.
+type shipper struct {
+	cfg      config
+	local    xregion.Store
+	peer     xregion.Store
+	wake     chan struct{}
+	snapshot bool // ship every cfg.every, coalesced per key
+
+	mu struct {
+		sync.Mutex
+		wm          xregion.Position // the peer's watermark for us, as last seen
+		known       bool             // wm has been read
+		active      bool             // holds the lease and ships
+		lastContact time.Time
+		lastErr     error
+		applied     int64
+		conflicts   int64
+	}
+}
+
+func (s *shipper) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *shipper) leaseName() string {
+	return fmt.Sprintf("ship %s -> %s", s.local.Region(), s.peer.Region())
+}
+
+// run ships until ctx ends, taking the lease first where the local store
+// offers one, and backing off with jitter after failures.
+func (s *shipper) run(ctx context.Context) {
+	failures := 0
+	for ctx.Err() == nil {
+		progressed, err := s.lead(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if progressed {
+			failures = 0
+		}
+		if err != nil {
+			failures++
+			s.fail(err)
+			s.cfg.logger.Warn("replicate: shipping failed", "peer", s.peer.Region(), "attempt", failures, "err", err)
+		}
+		sleep(ctx, backoff(failures, s.cfg.pollInterval, s.cfg.maxBackoff))
+	}
+}
+
+// lead ships while this process holds the lease to ship to the peer.
+func (s *shipper) lead(ctx context.Context) (bool, error) {
+	leaser, ok := s.local.(xregion.Leaser)
+	if !ok {
+		return s.ship(ctx)
+	}
+	lease, ok, err := leaser.TryLease(ctx, s.leaseName())
+	if err != nil {
+		return false, fmt.Errorf("take lease: %w", err)
+	}
+	if !ok {
+		// Another process ships; look again after a heartbeat.
+		sleep(ctx, s.cfg.heartbeat)
+		return false, nil
+	}
+	defer lease.Release()
+	shipCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-lease.Lost():
+			cancel()
+		case <-shipCtx.Done():
+		}
+	}()
+	s.setActive(true)
+	defer s.setActive(false)
+	return s.ship(shipCtx)
+}
+
+// ship resumes from the peer's watermark and ships batches until an error.
+// It reports whether it shipped anything.
+func (s *shipper) ship(ctx context.Context) (progressed bool, err error) {
+	from := s.local.Region()
+	wm, err := s.peer.Watermark(ctx, from)
+	if err != nil {
+		return false, fmt.Errorf("read watermark of %s: %w", s.peer.Region(), err)
+	}
+	s.contact(wm)
+	beat := time.NewTicker(s.cfg.heartbeat)
+	defer beat.Stop()
+	// idle waits up to d (for new changes, unless snapshotting) and checks
+	// on the peer at every heartbeat, so a dead idle link shows.
+	idle := func(d time.Duration) error {
+		wake := s.wake
+		if s.snapshot {
+			wake = nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-time.After(d):
+		case <-beat.C:
+			w, err := s.peer.Watermark(ctx, from)
+			if err != nil {
+				return fmt.Errorf("heartbeat to %s: %w", s.peer.Region(), err)
+			}
+			wm = w
+			s.contact(wm)
+		}
+		return nil
+	}
+	next := time.Now() // when a snapshot shipper next ships
+	for {
+		if wait := time.Until(next); s.snapshot && wait > 0 {
+			if err := idle(wait); err != nil {
+				return progressed, err
+			}
+			continue
+		}
+		changes, err := s.local.Changes(ctx, xregion.ChangeQuery{After: wm, Origin: from, Limit: s.cfg.batchSize})
+		if err != nil {
+			return progressed, fmt.Errorf("read changes: %w", err)
+		}
+		if len(changes) == 0 {
+			if s.snapshot {
+				next = time.Now().Add(s.cfg.every)
+				continue
+			}
+			if err := idle(s.cfg.pollInterval); err != nil {
+				return progressed, err
+			}
+			continue
+		}
+		b := xregion.Batch{From: from, After: wm, Through: changes[len(changes)-1].Pos, Writes: writesOf(changes, s.snapshot)}
+		res, err := s.peer.Apply(ctx, b)
+		var wmErr *xregion.WatermarkError
+		switch {
+		case errors.As(err, &wmErr):
+			// Someone else moved the watermark (a process that held the
+			// lease before us): continue from where the peer stands.
+			wm = wmErr.Have
+			s.contact(wm)
+			continue
+		case err != nil:
+			return progressed, fmt.Errorf("apply batch on %s: %w", s.peer.Region(), err)
+		}
+		wm, progressed = b.Through, true
+		s.shipped(wm, res)
+	}
+}
+
+// writesOf turns changes into writes, keeping only the last change of each
+// key when coalescing: the batch still covers every position, and what a
+// key held in between was superseded in the origin too.
+func writesOf(changes []xregion.Change, coalesce bool) []xregion.Write {
+	ws := make([]xregion.Write, 0, len(changes))
+	if !coalesce {
+		for _, c := range changes {
+			ws = append(ws, xregion.Write{Table: c.Table, Record: c.Record})
+		}
+		return ws
+	}
+	type key struct{ table, key string }
+	last := map[key]int{}
+	for i, c := range changes {
+		last[key{c.Table, c.Record.Key}] = i
+	}
+	for i, c := range changes {
+		if last[key{c.Table, c.Record.Key}] == i {
+			ws = append(ws, xregion.Write{Table: c.Table, Record: c.Record})
+		}
+	}
+	return ws
+}
+
+func (s *shipper) setActive(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.active = v
+}
+
+func (s *shipper) contact(wm xregion.Position) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.wm, s.mu.known, s.mu.lastContact, s.mu.lastErr = wm, true, time.Now(), nil
+}
+
+func (s *shipper) shipped(wm xregion.Position, res xregion.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.wm, s.mu.known, s.mu.lastContact, s.mu.lastErr = wm, true, time.Now(), nil
+	s.mu.applied += int64(res.Applied)
+	s.mu.conflicts += int64(res.Conflicts)
+}
+
+func (s *shipper) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.lastErr = err
+}
+
+// backoff returns the wait after the nth consecutive failure: exponential
+// from base, capped, with full jitter so that shippers retrying the same peer
+// do not move in step.
+func backoff(n int, base, cap time.Duration) time.Duration {
+	if n == 0 {
+		return 0
+	}
+	d := cap
+	if n < 30 && base<<n < cap {
+		d = base << n
+	}
+	return rand.N(d) + 1
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

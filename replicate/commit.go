@@ -1,0 +1,176 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/xregion/xregion"
+)
+
+// committer sends the writes of waiting calls to one target, the local
+// store or a peer, in batches: while all its in-flight slots are busy,
+// calls queue, and the next free slot takes all of them in one round trip.
+type committer struct {
+	s     *Sync
+	peer  *syncPeer // nil for the local store
+	queue chan *call
+	send  func(context.Context, []xregion.Write) error
+}
+
+func (s *Sync) startCommitter(ctx context.Context, peer *syncPeer, send func(context.Context, []xregion.Write) error) *committer {
+	c := &committer{s: s, peer: peer, queue: make(chan *call, 4096), send: send}
+	s.wg.Go(func() { c.run(ctx) })
+	return c
+}
+
+func (c *committer) enqueue(cl *call) { c.queue <- cl }
+
+func (c *committer) target() int {
+	if c.peer == nil {
+		return -1
+	}
+	return c.peer.index
+}
+
+func (c *committer) run(ctx context.Context) {
+	slots := make(chan struct{}, c.s.cfg.maxInFlight)
+	for {
+		var first *call
+		select {
+		case <-ctx.Done():
+			return
+		case first = <-c.queue:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case slots <- struct{}{}:
+		}
+		batch, n := []*call{first}, len(first.writes)
+	fill:
+		for n < c.s.cfg.batchSize {
+			select {
+			case cl := <-c.queue:
+				batch, n = append(batch, cl), n+len(cl.writes)
+			default:
+				break fill
+			}
+		}
+		go func() {
+			defer func() { <-slots }()
+			if c.peer == nil {
+				c.commitLocal(ctx, batch)
+			} else {
+				c.stage(ctx, batch)
+			}
+		}()
+	}
+}
+
+// answer tells each call in batch what this target says.
+func (c *committer) answer(batch []*call, err error) {
+	for _, cl := range batch {
+		cl.done <- result{peer: c.target(), err: err}
+	}
+}
+
+// commitLocal applies the batch in the local store. If the batch fails,
+// each call is applied alone, so a write that cannot commit fails only its
+// own caller.
+func (c *committer) commitLocal(ctx context.Context, batch []*call) {
+	ctx, cancel := context.WithTimeout(ctx, c.s.cfg.degradeAfter)
+	defer cancel()
+	err := c.send(ctx, writesOfCalls(batch))
+	if err == nil || len(batch) == 1 || errors.Is(err, xregion.ErrOutcomeUnknown) {
+		c.answer(batch, err)
+		return
+	}
+	for _, cl := range batch {
+		c.answer([]*call{cl}, c.send(ctx, cl.writes))
+	}
+}
+
+// stage sends the batch to the peer until it answers or nobody waits any
+// more: under Strict until every call's context has ended, under Degrade
+// until DegradeAfter has passed, when the peer is degraded.
+func (c *committer) stage(ctx context.Context, batch []*call) {
+	p, cfg := c.peer, c.s.cfg
+	first := time.Now()
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		batch = c.dropGivenUp(batch, lastErr)
+		if len(batch) == 0 {
+			return
+		}
+		if !p.sends() {
+			c.skip(batch)
+			return
+		}
+		timeout := cfg.heartbeat
+		if cfg.policy == Degrade {
+			timeout = min(timeout, cfg.degradeAfter-time.Since(first))
+		}
+		attemptCtx, cancel := context.WithTimeout(ctx, max(timeout, time.Millisecond))
+		err := c.send(attemptCtx, writesOfCalls(batch))
+		cancel()
+		if err == nil {
+			p.answered()
+			c.answer(batch, nil)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		lastErr = fmt.Errorf("stage on %s: %w", p.store.Region(), err)
+		p.failed(lastErr)
+		if cfg.policy == Degrade && time.Since(first) >= cfg.degradeAfter {
+			c.s.degrade(p, lastErr, batch)
+			c.skip(batch)
+			return
+		}
+		if errors.Is(err, xregion.ErrInvalid) || errors.Is(err, xregion.ErrUnknownTable) {
+			c.answer(batch, lastErr) // no retry will change the answer
+			return
+		}
+		sleep(ctx, backoff(attempt+1, cfg.pollInterval, min(cfg.maxBackoff, cfg.heartbeat)))
+	}
+}
+
+// dropGivenUp answers and removes the calls whose callers stopped waiting.
+func (c *committer) dropGivenUp(batch []*call, lastErr error) []*call {
+	live := batch[:0]
+	for _, cl := range batch {
+		if cl.ctx.Err() == nil {
+			live = append(live, cl)
+			continue
+		}
+		c.peer.unstaged(cl.start)
+		err := fmt.Errorf("%w: gave up on %s: %w", xregion.ErrOutcomeUnknown, c.peer.store.Region(), context.Cause(cl.ctx))
+		if lastErr != nil {
+			err = fmt.Errorf("%w: gave up on %s after: %w", xregion.ErrOutcomeUnknown, c.peer.store.Region(), lastErr)
+		}
+		c.answer([]*call{cl}, err)
+	}
+	return live
+}
+
+// skip answers the calls of a degraded peer: they go on without it.
+func (c *committer) skip(batch []*call) {
+	for _, cl := range batch {
+		c.peer.unstaged(cl.start)
+	}
+	c.answer(batch, fmt.Errorf("%s %w", c.peer.store.Region(), errDegraded))
+}
+
+func writesOfCalls(batch []*call) []xregion.Write {
+	if len(batch) == 1 {
+		return batch[0].writes
+	}
+	var ws []xregion.Write
+	for _, cl := range batch {
+		ws = append(ws, cl.writes...)
+	}
+	return ws
+}

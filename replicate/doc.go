@@ -1,0 +1,103 @@
+// Package replicate carries one region's writes to the others: the write
+// path of every tier, and the live RPO that says what a region's loss would
+// cost right now.
+//
+//	async, err := replicate.NewAsync(local, clock, []xregion.Store{peer},
+//		replicate.ForTier(replicate.Tier2))
+//	defer async.Close()
+//	err = async.Write(ctx, xregion.Write{Table: "customers", Record: rec})
+//	lags, err := async.Lag(ctx) // per peer: RPO, pending, last contact
+//
+// A replicator is built on the local region's Store and clock and on the
+// Stores of its peers, reached over the network (pgstore on a pool that
+// connects to the peer region's database). It does no I/O of its own beyond
+// those Stores.
+//
+// # Tiers and strategies
+//
+// Tier1 (payments: RPO 0, RTO 15 min) uses Sync; Tier2 (customer APIs: RPO
+// 15 min, RTO 1 h) uses Async; Tier3 (reporting: RPO 1 h, RTO 4 h) uses
+// Snapshot; Tier4 keeps one region with backups. ForTier declares the tier: a
+// configuration that cannot meet it is refused with a *TierError that names
+// the tier, the target and the fix, and a peer whose live RPO passes the
+// target raises an alert (OnAlert) and, with WithGuardrail, throttles or
+// rejects new writes until it recovers.
+//
+// # Asynchronous: Async
+//
+// A write commits in the local store only. One shipper per peer tails the
+// local changelog (Store.Changes, which is safe against the outbox trap) and
+// applies batches on the peer, each together with the peer's watermark in one
+// transaction. After a crash or a dropped connection, a shipper resumes from
+// the peer's watermark: nothing is applied twice, nothing is skipped, and each
+// key's changes arrive in the order they were made. A batch is what has
+// accumulated since the last one, up to BatchSize, sent as soon as the last
+// was acknowledged: latency first, and larger batches under load. Retries back
+// off exponentially with full jitter.
+//
+// Each region ships only the writes it originated, so two regions
+// replicating to each other do not echo. Several processes may run the same
+// replicator: where the local store offers leases (xregion.Leaser, as pgstore
+// does with an advisory lock), exactly one of them ships to each peer, and
+// another takes over when it dies.
+//
+// # Synchronous: Sync
+//
+// A write is stamped, committed locally and staged in the peers
+// concurrently, and acknowledged only when the local store and the required
+// peers (all, or Quorum k) hold it. Staging (xregion.Stager) writes the
+// record into the peer's inbox in one round trip, durably, without reading
+// anything there; the peer resolves and applies it when the changelog stream
+// of the Sync's embedded shipper delivers the same change, normally within
+// milliseconds. This is PostgreSQL's synchronous_commit = on rather than
+// remote_apply: an acknowledged write survives the loss of the writing region,
+// and becomes visible in the peer a moment after the acknowledgement. A region
+// taking over from a failed peer first runs Stager.ApplyStaged.
+//
+// Concurrent writers share round trips: each peer gets one batch for all the
+// writes waiting when it has a free slot (MaxInFlight), so N writers do not
+// cost N sequential round trips.
+//
+// When a peer stops answering, the policy decides. Strict fails the write
+// at its context's deadline with a *SyncError and never acknowledges it.
+// Degrade waits DegradeAfter, then carries on without the peer, alerts, and
+// reports the RPO that is now non-zero; once the peer answers again it is
+// sent writes again, and once the stream has applied everything committed
+// until then, it is synchronous again (AlertResynced).
+//
+// A write that failed may still have committed somewhere: the local commit
+// and the staging run concurrently, and a timeout after sending says nothing
+// about the other side. *SyncError says what is known: whether it committed
+// locally, which peers did not acknowledge and why; it wraps
+// xregion.ErrOutcomeUnknown where a peer may hold the write anyway. Writes
+// are stamped in place, so sending the same writes again is safe: a replayed
+// version changes nothing.
+//
+// # The live RPO
+//
+// Lag reports, for each peer: the RPO, the age of the oldest change
+// committed here that the peer does not durably hold (zero when it holds them
+// all); the changes and bytes it has not applied; when it last answered
+// (heartbeats check idle links, so a dead idle link shows); and the position
+// it has applied through. For an asynchronous peer the RPO comes from the
+// local changelog after the peer's watermark (Store.Backlog, which counts
+// changes an open transaction still hides from shippers). For a synchronous
+// peer it is zero while every write is staged there, and counts from the
+// start of the first write that was not: it may overstate, never understate.
+// NewLagCollector exports the same figures to Prometheus, with the
+// synchronous write latency histogram of Metrics.
+//
+// # Hazards
+//
+// HAZARD: Strict refuses writes while a required peer is unreachable; that
+// is the price of RPO 0. Quorum(k) with more peers than k keeps writing
+// through the loss of some.
+//
+// HAZARD: a write refused under Strict may have committed locally (the
+// local commit and the staging race). It is not acknowledged, and it reaches
+// the peers through the changelog stream later like any write.
+//
+// HAZARD: a region that takes over from a failed synchronous peer must run
+// ApplyStaged first, or writes that were acknowledged stay in its inbox,
+// invisible.
+package replicate

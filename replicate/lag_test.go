@@ -1,0 +1,126 @@
+package replicate_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/replicate"
+)
+
+// TestAsync_LagTellsTheTruth checks the three faces of honest lag: zero on an
+// idle healthy link, growing while the peer is dark and writes go on, and an
+// ageing last contact on an idle dead link.
+func TestAsync_LagTellsTheTruth(t *testing.T) {
+	ns := pgNodes(t, "a", "b")
+	a, b := ns[0], ns[1]
+	const beat = 100 * time.Millisecond
+	var mu sync.Mutex
+	var alerts []replicate.Alert
+	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote},
+		replicate.Heartbeat(beat), replicate.PollInterval(time.Millisecond),
+		replicate.ForTier(replicate.Tier{Name: "test", RPO: 200 * time.Millisecond, Strategy: replicate.StrategyAsync}),
+		replicate.OnAlert(func(al replicate.Alert) { mu.Lock(); alerts = append(alerts, al); mu.Unlock() }))
+	require.NoError(t, err)
+	defer rep.Close()
+	lag := func() replicate.PeerLag {
+		l, err := rep.Lag(t.Context())
+		require.NoError(t, err)
+		return l[0]
+	}
+
+	// Idle and healthy: nothing pending, RPO zero, the peer heard recently.
+	require.NoError(t, rep.Write(t.Context(), order("first", "v")))
+	require.Eventually(t, func() bool { return lag().Pending == 0 }, 10*time.Second, 5*time.Millisecond)
+	time.Sleep(3 * beat)
+	idle := lag()
+	require.Zero(t, idle.RPO)
+	require.Less(t, idle.SinceContact(time.Now()), 3*beat, "heartbeats keep an idle healthy link in contact")
+	require.Equal(t, "shipping", idle.State)
+
+	// The peer goes dark while writes go on: the RPO grows with them.
+	b.pg.Proxy.Blackhole()
+	defer b.pg.Proxy.Heal()
+	darkSince := time.Now()
+	var samples []replicate.PeerLag
+	for i := range 6 {
+		require.NoError(t, rep.Write(t.Context(), order(key(i), "v")))
+		time.Sleep(100 * time.Millisecond)
+		samples = append(samples, lag())
+	}
+	for i := 1; i < len(samples); i++ {
+		require.Greater(t, samples[i].RPO, samples[i-1].RPO, "RPO must grow while the peer is dark")
+		require.GreaterOrEqual(t, samples[i].Pending, samples[i-1].Pending)
+	}
+	last := samples[len(samples)-1]
+	require.GreaterOrEqual(t, last.RPO, time.Since(darkSince)-150*time.Millisecond,
+		"the first write after the link went dark is missing, and the RPO says so")
+	require.EqualValues(t, 6, last.Pending)
+
+	// Writes stop; the link stays dead: RPO keeps ageing (the writes are
+	// still missing), and so does the last contact.
+	time.Sleep(5 * beat)
+	dead := lag()
+	require.Greater(t, dead.RPO, last.RPO)
+	require.Greater(t, dead.SinceContact(time.Now()), 4*beat, "an idle dead link shows as silent")
+
+	mu.Lock()
+	require.NotEmpty(t, alerts, "crossing the tier's target alerts")
+	require.Equal(t, replicate.AlertOverTarget, alerts[0].Kind)
+	mu.Unlock()
+
+	// The metrics say the same.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(replicate.NewLagCollector("test", rep))
+	n, err := testutil.GatherAndCount(reg, "xregion_replication_rpo_seconds")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, 6.0, gathered(t, reg, "xregion_replication_pending_changes"))
+
+	// Healed: the peer catches up and the RPO falls back to zero.
+	b.pg.Proxy.Heal()
+	require.Eventually(t, func() bool { l := lag(); return l.Pending == 0 && l.RPO == 0 }, 20*time.Second, 10*time.Millisecond)
+}
+
+// gathered returns the value of the single series of a gauge.
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			require.Len(t, mf.GetMetric(), 1)
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// TestAsync_GuardrailRejects refuses writes while the RPO is over target.
+func TestAsync_GuardrailRejects(t *testing.T) {
+	ns := pgNodes(t, "a", "b")
+	a, b := ns[0], ns[1]
+	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote},
+		replicate.Heartbeat(50*time.Millisecond),
+		replicate.ForTier(replicate.Tier{Name: "test", RPO: 100 * time.Millisecond, Strategy: replicate.StrategyAsync}),
+		replicate.WithGuardrail(replicate.Guardrail{Reject: true}))
+	require.NoError(t, err)
+	defer rep.Close()
+	b.pg.Proxy.Blackhole()
+	require.NoError(t, rep.Write(t.Context(), order("k", "v")))
+	var rejected error
+	require.Eventually(t, func() bool {
+		rejected = rep.Write(t.Context(), order("k2", "v"))
+		return rejected != nil
+	}, 10*time.Second, 20*time.Millisecond)
+	require.ErrorIs(t, rejected, replicate.ErrRPOExceeded)
+	require.Contains(t, rejected.Error(), "over the target 100ms")
+	b.pg.Proxy.Heal()
+	require.Eventually(t, func() bool { return rep.Write(t.Context(), order("k3", "v")) == nil }, 20*time.Second, 20*time.Millisecond)
+}

@@ -1,0 +1,137 @@
+package replicate
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Defaults of the options below.
+const (
+	DefaultBatchSize     = 1000
+	DefaultPollInterval  = 10 * time.Millisecond
+	DefaultHeartbeat     = time.Second
+	DefaultMaxBackoff    = 2 * time.Second
+	DefaultDegradeAfter  = 5 * time.Second
+	DefaultMaxInFlight   = 8
+	DefaultSnapshotEvery = 5 * time.Minute
+)
+
+// Option configures a replicator. Each documents its default; New functions
+// validate them once and say what is wrong.
+type Option interface{ apply(*config) }
+
+type option func(*config)
+
+func (f option) apply(c *config) { f(c) }
+
+type config struct {
+	tier         *Tier
+	batchSize    int
+	pollInterval time.Duration
+	heartbeat    time.Duration
+	maxBackoff   time.Duration
+	logger       *slog.Logger
+	onAlert      func(Alert)
+	guardrail    Guardrail
+	metrics      *Metrics
+
+	// sync only
+	policy       Policy
+	quorum       int
+	degradeAfter time.Duration
+	maxInFlight  int
+
+	// snapshot only
+	every time.Duration
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		batchSize:    DefaultBatchSize,
+		pollInterval: DefaultPollInterval,
+		heartbeat:    DefaultHeartbeat,
+		maxBackoff:   DefaultMaxBackoff,
+		logger:       slog.New(slog.DiscardHandler),
+		onAlert:      func(Alert) {},
+		policy:       Strict,
+		degradeAfter: DefaultDegradeAfter,
+		maxInFlight:  DefaultMaxInFlight,
+		every:        DefaultSnapshotEvery,
+	}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	return c
+}
+
+// ForTier declares the tier the replicator serves. The constructor refuses a
+// configuration that cannot meet the tier's RPO, and the lag is checked
+// against it: see OnAlert and WithGuardrail. Default: no tier.
+func ForTier(t Tier) Option { return option(func(c *config) { c.tier = &t }) }
+
+// BatchSize is the most changes shipped in one batch. Default
+// DefaultBatchSize.
+func BatchSize(n int) Option { return option(func(c *config) { c.batchSize = n }) }
+
+// PollInterval is how often an idle shipper looks for new changes; Notify
+// wakes it sooner. Default DefaultPollInterval.
+func PollInterval(d time.Duration) Option { return option(func(c *config) { c.pollInterval = d }) }
+
+// Heartbeat is how often an idle replicator checks that each peer still
+// answers, so a dead idle link shows in LastContact. Default
+// DefaultHeartbeat.
+func Heartbeat(d time.Duration) Option { return option(func(c *config) { c.heartbeat = d }) }
+
+// MaxBackoff caps the wait between retries to a failing peer; waits grow
+// exponentially from PollInterval with full jitter. Default
+// DefaultMaxBackoff.
+func MaxBackoff(d time.Duration) Option { return option(func(c *config) { c.maxBackoff = d }) }
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option { return option(func(c *config) { c.logger = l }) }
+
+// OnAlert is called, from the replicator's goroutines, whenever a peer
+// crosses a line an operator must hear about: its RPO passed the tier's
+// target, a synchronous peer was degraded to asynchronous, or it recovered.
+// It must not block. Default: nothing.
+func OnAlert(f func(Alert)) Option { return option(func(c *config) { c.onAlert = f }) }
+
+// Policy decides what a synchronous replicator does when a peer stops
+// answering.
+type Policy int
+
+const (
+	// Strict fails a write that its peers have not acknowledged by the
+	// write's deadline. Nothing is acknowledged that a peer lacks.
+	Strict Policy = iota
+	// Degrade waits DegradeAfter for a silent peer, then carries on without
+	// it, reports the RPO that is now non-zero, alerts, and returns to
+	// synchronous once the peer has caught up.
+	Degrade
+)
+
+func (p Policy) String() string {
+	if p == Degrade {
+		return "degrade"
+	}
+	return "strict"
+}
+
+// WithPolicy sets the synchronous replicator's policy. Default Strict.
+func WithPolicy(p Policy) Option { return option(func(c *config) { c.policy = p }) }
+
+// Quorum makes a synchronous write wait for k of its peers (ANY k) instead
+// of all of them. Default: all.
+func Quorum(k int) Option { return option(func(c *config) { c.quorum = k }) }
+
+// DegradeAfter is how long a Degrade replicator waits for a silent peer
+// before it carries on without it. Default DefaultDegradeAfter.
+func DegradeAfter(d time.Duration) Option { return option(func(c *config) { c.degradeAfter = d }) }
+
+// MaxInFlight bounds the batches a synchronous replicator has in flight to
+// one peer at a time. Default DefaultMaxInFlight.
+func MaxInFlight(n int) Option { return option(func(c *config) { c.maxInFlight = n }) }
+
+// Every sets a snapshot replicator's interval. Default
+// DefaultSnapshotEvery.
+func Every(d time.Duration) Option { return option(func(c *config) { c.every = d }) }

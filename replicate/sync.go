@@ -1,0 +1,294 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xregion/xregion"
+)
+
+// ErrNotAcknowledged is wrapped by *SyncError: a synchronous write did not
+// reach enough peers.
+var ErrNotAcknowledged = errors.New("replicate: write not acknowledged")
+
+// SyncError reports a synchronous write that was not acknowledged: whether it
+// committed locally, and what each missing peer said. errors.Is finds
+// ErrNotAcknowledged, and xregion.ErrOutcomeUnknown when a peer may hold the
+// write although it did not confirm it.
+type SyncError struct {
+	Local    error                    // nil: the write committed in the local store
+	Peers    map[xregion.Region]error // the peers that did not acknowledge, and why
+	Acked    int                      // peers that hold it
+	Required int                      // peers it needed
+}
+
+func (e *SyncError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "replicate: write not acknowledged: %d of %d required peers hold it", e.Acked, e.Required)
+	if e.Local == nil {
+		b.WriteString("; committed locally, it will reach the peers asynchronously")
+	} else {
+		fmt.Fprintf(&b, "; local commit failed: %v", e.Local)
+	}
+	peers := make([]xregion.Region, 0, len(e.Peers))
+	for p := range e.Peers {
+		peers = append(peers, p)
+	}
+	slices.Sort(peers)
+	for _, p := range peers {
+		fmt.Fprintf(&b, "; %s: %v", p, e.Peers[p])
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrNotAcknowledged and the underlying errors.
+func (e *SyncError) Unwrap() []error {
+	errs := []error{ErrNotAcknowledged}
+	if e.Local != nil {
+		errs = append(errs, e.Local)
+	}
+	for _, err := range e.Peers {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// errDegraded is what a degraded peer reports for the writes it skipped.
+var errDegraded = errors.New("degraded to asynchronous")
+
+// Sync replicates a region synchronously (Tier 1, RPO 0): a write is stamped,
+// committed in the local store and staged in the peers concurrently, and
+// acknowledged only when the local store and the required peers (all, or
+// Quorum k) hold it. Concurrent writers share round trips: each peer gets
+// one batch for all the writes waiting when it is free (group commit).
+//
+// Staging (xregion.Stager) makes a write durable in the peer in one round
+// trip without resolving it; the changelog stream of an embedded Async
+// replicator is what resolves and applies it there, and what brings a
+// degraded peer back up to date. A Sync is safe for concurrent use.
+type Sync struct {
+	cfg     config
+	local   xregion.Store
+	clock   *xregion.Clock
+	async   *Async
+	localC  *committer
+	peers   []*syncPeer
+	metrics *Metrics
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	changed struct {
+		sync.Mutex
+		ch chan struct{} // closed when a peer changes state
+	}
+}
+
+// NewSync starts a synchronous replicator from local to peers; Close stops
+// it. Options: ForTier (only Tier1's RPO 0 needs Strict), WithPolicy,
+// Quorum, DegradeAfter, MaxInFlight, BatchSize, WithMetrics, and the
+// shipping options of NewAsync.
+func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, opts ...Option) (*Sync, error) {
+	cfg := newConfig(opts)
+	if err := validate(local, clock, peers, cfg); err != nil {
+		return nil, fmt.Errorf("new sync replicator: %w", err)
+	}
+	if cfg.quorum == 0 {
+		cfg.quorum = len(peers)
+	}
+	switch {
+	case cfg.quorum < 1 || cfg.quorum > len(peers):
+		return nil, fmt.Errorf("new sync replicator: %w", &xregion.InvalidError{What: "quorum",
+			Reason: fmt.Sprintf("%d of %d peers; want 1 to %d", cfg.quorum, len(peers), len(peers))})
+	case cfg.degradeAfter <= 0 || cfg.maxInFlight < 1:
+		return nil, fmt.Errorf("new sync replicator: %w", &xregion.InvalidError{What: "options",
+			Reason: "DegradeAfter must be positive and MaxInFlight at least 1"})
+	}
+	if cfg.tier != nil && cfg.tier.RPO == 0 && cfg.policy != Strict {
+		return nil, &TierError{Tier: *cfg.tier, Target: "RPO 0", Reason: "the Degrade policy acknowledges writes no peer holds once a peer is silent",
+			Fix: "use WithPolicy(Strict)"}
+	}
+
+	asyncCfg := cfg
+	asyncCfg.tier = nil // the Sync watches its own lag against the tier
+	s := &Sync{cfg: cfg, local: local, clock: clock, async: newAsync(local, clock, peers, asyncCfg, false), metrics: cfg.metrics}
+	s.changed.ch = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.localC = s.startCommitter(ctx, nil, func(ctx context.Context, ws []xregion.Write) error {
+		_, err := local.Apply(ctx, xregion.Batch{Writes: ws})
+		return err
+	})
+	for i, p := range peers {
+		sp := &syncPeer{index: i, store: p, shipper: s.async.shippers[i]}
+		sp.c = s.startCommitter(ctx, sp, stageFunc(local.Region(), p))
+		s.peers = append(s.peers, sp)
+	}
+	s.wg.Go(func() { s.recover(ctx) })
+	startGuard(ctx, &s.wg, cfg, s.Lag) // alerts only: a Sync write waits for its peers already
+	return s, nil
+}
+
+// stageFunc sends writes to a peer: staged where it can stage, applied
+// otherwise.
+func stageFunc(from xregion.Region, peer xregion.Store) func(context.Context, []xregion.Write) error {
+	if st, ok := peer.(xregion.Stager); ok {
+		return func(ctx context.Context, ws []xregion.Write) error { return st.Stage(ctx, from, ws) }
+	}
+	return func(ctx context.Context, ws []xregion.Write) error {
+		_, err := peer.Apply(ctx, xregion.Batch{From: from, Writes: ws})
+		return err
+	}
+}
+
+// Write stamps the records whose Version is zero, in place, and returns once
+// the local store and the required peers hold them, or with a *SyncError.
+// When the error wraps xregion.ErrOutcomeUnknown, sending the same stamped
+// writes again is safe.
+//
+// Under Strict, a write not acknowledged by ctx's deadline fails. Under
+// Degrade, a peer silent for DegradeAfter stops counting, and the write is
+// acknowledged by the others (or by the local store alone).
+func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
+	start := time.Now()
+	stamp(s.clock, s.local.Region(), ws)
+	if err := (xregion.Batch{Writes: ws}).Validate(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	c := &call{ctx: ctx, writes: ws, start: start, done: make(chan result, 1+len(s.peers))}
+	s.localC.enqueue(c)
+	for i, p := range s.peers {
+		if p.sends() {
+			p.c.enqueue(c)
+		} else {
+			p.unstaged(start)
+			c.done <- result{peer: i, err: fmt.Errorf("%s %w", p.store.Region(), errDegraded)}
+		}
+	}
+	err := s.wait(c)
+	if err != nil {
+		// The local commit has finished either way: count what the peers
+		// that did not acknowledge lack, from the write's start.
+		var se *SyncError
+		if errors.As(err, &se) && se.Local == nil {
+			for _, p := range s.peers {
+				if se.Peers[p.store.Region()] != nil {
+					p.unstaged(start)
+				}
+			}
+		}
+	}
+	s.async.Notify()
+	s.metrics.observeSync(time.Since(start), err)
+	return err
+}
+
+// result is one target's answer for a call: peer -1 is the local store.
+type result struct {
+	peer int
+	err  error
+}
+
+// wait collects the targets' answers until the write is acknowledged, or
+// cannot be: the local commit failed, every peer answered and too few hold
+// it, or the caller's context ended. Peers answer with an error only when
+// they give up: under Strict when the call's context ends, under Degrade when
+// the peer is degraded (which also lowers how many peers are required).
+func (s *Sync) wait(c *call) error {
+	var (
+		local  *result
+		acked  = map[int]bool{}
+		failed = map[int]error{}
+	)
+	for {
+		required, changed := s.required()
+		switch {
+		case local != nil && local.err == nil && len(acked) >= required:
+			return nil
+		case local != nil && local.err != nil,
+			local != nil && len(acked)+len(failed) == len(s.peers):
+			return s.syncError(c, local, acked, failed, required)
+		}
+		select {
+		case r := <-c.done:
+			switch {
+			case r.peer < 0:
+				local = &r
+			case r.err == nil:
+				acked[r.peer] = true
+			default:
+				failed[r.peer] = r.err
+			}
+		case <-changed:
+		case <-c.ctx.Done():
+			if local != nil && local.err == nil && len(acked) >= required {
+				return nil
+			}
+			return s.syncError(c, local, acked, failed, required)
+		}
+	}
+}
+
+// syncError describes a write that was not acknowledged. A target that has
+// not answered may still commit it: its outcome is unknown.
+func (s *Sync) syncError(c *call, local *result, acked map[int]bool, failed map[int]error, required int) error {
+	e := &SyncError{Acked: len(acked), Required: required, Peers: map[xregion.Region]error{}}
+	if local == nil {
+		e.Local = fmt.Errorf("%w: %w", xregion.ErrOutcomeUnknown, context.Cause(c.ctx))
+	} else {
+		e.Local = local.err
+	}
+	for i, p := range s.peers {
+		switch {
+		case acked[i]:
+		case failed[i] != nil:
+			e.Peers[p.store.Region()] = failed[i]
+		default:
+			e.Peers[p.store.Region()] = fmt.Errorf("%w: no answer yet", xregion.ErrOutcomeUnknown)
+		}
+	}
+	return e
+}
+
+// required returns how many peers a write needs now, and a channel closed
+// when that may change. Degraded peers do not count under Degrade.
+func (s *Sync) required() (int, <-chan struct{}) {
+	s.changed.Lock()
+	ch := s.changed.ch
+	s.changed.Unlock()
+	if s.cfg.policy == Strict {
+		return s.cfg.quorum, ch
+	}
+	sending := 0
+	for _, p := range s.peers {
+		if p.sends() {
+			sending++
+		}
+	}
+	return min(s.cfg.quorum, sending), ch
+}
+
+func (s *Sync) stateChanged() {
+	s.changed.Lock()
+	defer s.changed.Unlock()
+	close(s.changed.ch)
+	s.changed.ch = make(chan struct{})
+}
+
+// Close stops the replicator; writes in flight fail.
+func (s *Sync) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return s.async.Close()
+}
+
+// call is one Write waiting for its targets.
+type call struct {
+	ctx    context.Context
+	writes []xregion.Write
+	start  time.Time
+	done   chan result
+}

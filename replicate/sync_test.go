@@ -1,0 +1,258 @@
+package replicate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/replicate"
+)
+
+// acked is what the writers of a fault test were told.
+type acked struct {
+	mu    sync.Mutex
+	start map[string]time.Time // acknowledged key → when its write started
+	nack  int
+}
+
+func (a *acked) ok(key string, start time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.start[key] = start
+}
+
+func (a *acked) failed() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.nack++
+}
+
+// writeFor runs n writers against rep until stop closes; each write has its
+// own deadline.
+func writeFor(rep *replicate.Sync, n int, deadline time.Duration, stop <-chan struct{}) *acked {
+	res := &acked{start: map[string]time.Time{}}
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := fmt.Sprintf("w%02d-%05d", w, i)
+				ctx, cancel := context.WithTimeout(context.Background(), deadline)
+				start := time.Now()
+				err := rep.Write(ctx, order(k, "paid"))
+				cancel()
+				if err == nil {
+					res.ok(k, start)
+				} else {
+					res.failed()
+				}
+			}
+		})
+	}
+	go func() { <-stop; wg.Wait() }()
+	return res
+}
+
+// presentOnPeer resolves what the peer holds staged (as it would before
+// taking over) and reports the acknowledged keys it lacks.
+func presentOnPeer(t *testing.T, peer *node, keys map[string]time.Time) []string {
+	t.Helper()
+	_, err := peer.store.(xregion.Stager).ApplyStaged(t.Context())
+	require.NoError(t, err)
+	var missing []string
+	for k := range keys {
+		if _, err := peer.store.Get(t.Context(), "orders", k); err != nil {
+			require.ErrorIs(t, err, xregion.ErrNotFound)
+			missing = append(missing, k)
+		}
+	}
+	return missing
+}
+
+// TestSync_StrictKeepsEveryAcknowledgedWrite runs concurrent writers while
+// the peer's link blackholes, resets and heals at random; then, as if the
+// writing region died at that moment, the peer takes over: every write that
+// was acknowledged must be there.
+func TestSync_StrictKeepsEveryAcknowledgedWrite(t *testing.T) {
+	ns := pgNodes(t, "a", "b")
+	a, b := ns[0], ns[1]
+	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote},
+		replicate.ForTier(replicate.Tier1), replicate.Heartbeat(200*time.Millisecond))
+	require.NoError(t, err)
+
+	stop := make(chan struct{})
+	res := writeFor(rep, 12, 300*time.Millisecond, stop)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 12 {
+		time.Sleep(time.Duration(20+rng.IntN(150)) * time.Millisecond)
+		switch rng.IntN(3) {
+		case 0:
+			b.pg.Proxy.Blackhole() // longer than the writes' deadline, often
+			time.Sleep(time.Duration(100+rng.IntN(600)) * time.Millisecond)
+			b.pg.Proxy.Heal()
+		case 1:
+			b.pg.Proxy.Reset()
+		case 2:
+			b.pg.Proxy.Blackhole()
+			time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
+			b.pg.Proxy.Reset()
+			b.pg.Proxy.Heal()
+		}
+	}
+	// Region a dies in the middle of a partition: what the peer holds now
+	// is all it will ever get, so the changelog stream cannot make up for
+	// a write that was acknowledged without being staged.
+	b.pg.Proxy.Blackhole()
+	time.Sleep(800 * time.Millisecond)
+	close(stop)
+	time.Sleep(500 * time.Millisecond) // the writers' last deadlines pass
+	require.NoError(t, rep.Close())
+
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	t.Logf("%d writes acknowledged, %d refused", len(res.start), res.nack)
+	require.NotEmpty(t, res.start)
+	require.Positive(t, res.nack, "the faults must have refused some writes, or the test proves nothing")
+	require.Empty(t, presentOnPeer(t, b, res.start), "acknowledged writes missing on the peer")
+}
+
+// TestSync_DegradeReportsTheRPOItLoses degrades a silent peer and checks
+// the RPO reported then against the writes really missing on the peer: it
+// may overstate, never understate.
+func TestSync_DegradeReportsTheRPOItLoses(t *testing.T) {
+	ns := pgNodes(t, "a", "b")
+	a, b := ns[0], ns[1]
+	var alerts sync.Map
+	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote},
+		replicate.WithPolicy(replicate.Degrade), replicate.DegradeAfter(300*time.Millisecond),
+		replicate.Heartbeat(100*time.Millisecond),
+		replicate.OnAlert(func(al replicate.Alert) { alerts.Store(al.Kind, al) }))
+	require.NoError(t, err)
+	defer rep.Close()
+
+	stop := make(chan struct{})
+	res := writeFor(rep, 8, 5*time.Second, stop)
+	time.Sleep(200 * time.Millisecond)
+	b.pg.Proxy.Blackhole()
+	require.Eventually(t, func() bool { return state(t, rep) == "degraded" }, 10*time.Second, 5*time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // writes go on without the peer
+
+	lags, err := rep.Lag(t.Context())
+	require.NoError(t, err)
+	measured := time.Now()
+	close(stop)
+	time.Sleep(100 * time.Millisecond)
+
+	res.mu.Lock()
+	missing := presentOnPeer(t, b, res.start)
+	require.NotEmpty(t, missing, "writes were acknowledged without the peer")
+	oldest := measured
+	for _, k := range missing {
+		if s := res.start[k]; s.Before(oldest) {
+			oldest = s
+		}
+	}
+	res.mu.Unlock()
+	window := measured.Sub(oldest)
+	require.GreaterOrEqual(t, lags[0].RPO, window, "reported RPO %s, but writes from %s before were missing", lags[0].RPO, window)
+	_, degraded := alerts.Load(replicate.AlertDegraded)
+	require.True(t, degraded, "degrading alerts")
+
+	// The peer returns: the stream catches it up and it is synchronous again.
+	b.pg.Proxy.Heal()
+	require.Eventually(t, func() bool {
+		l, err := rep.Lag(t.Context())
+		return err == nil && l[0].State == "sync" && l[0].RPO == 0
+	}, 20*time.Second, 10*time.Millisecond)
+	_, resynced := alerts.Load(replicate.AlertResynced)
+	require.True(t, resynced)
+	require.NoError(t, rep.Write(t.Context(), order("after", "v")))
+}
+
+// TestSync_Quorum acknowledges with ANY 1 of 2 peers while one is dark.
+func TestSync_Quorum(t *testing.T) {
+	ns := pgNodes(t, "a", "b", "c")
+	a, b, c := ns[0], ns[1], ns[2]
+	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote, c.remote}, replicate.Quorum(1))
+	require.NoError(t, err)
+	defer rep.Close()
+	c.pg.Proxy.Blackhole()
+	defer c.pg.Proxy.Heal()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, rep.Write(ctx, order("k", "v")))
+	require.Empty(t, presentOnPeer(t, b, map[string]time.Time{"k": {}}))
+
+	b.pg.Proxy.Blackhole()
+	defer b.pg.Proxy.Heal()
+	ctx, cancel = context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	err = rep.Write(ctx, order("k2", "v"))
+	var se *replicate.SyncError
+	require.ErrorAs(t, err, &se)
+	require.ErrorIs(t, err, replicate.ErrNotAcknowledged)
+	require.ErrorIs(t, err, xregion.ErrOutcomeUnknown)
+	require.NoError(t, se.Local, "the write committed locally")
+	require.Equal(t, 1, se.Required)
+	require.Contains(t, err.Error(), "committed locally")
+}
+
+func TestNewSync_Invalid(t *testing.T) {
+	ns := memNodes(t, "a", "b")
+	a, b := ns[0], ns[1]
+	for name, opts := range map[string][]replicate.Option{
+		"quorum too big":    {replicate.Quorum(2)},
+		"no degrade wait":   {replicate.WithPolicy(replicate.Degrade), replicate.DegradeAfter(0)},
+		"guardrail no tier": {replicate.WithGuardrail(replicate.Guardrail{Reject: true})},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.store}, opts...)
+			require.ErrorIs(t, err, xregion.ErrInvalid)
+		})
+	}
+	_, err := replicate.NewSync(a.store, a.clock, []xregion.Store{a.store})
+	require.ErrorIs(t, err, xregion.ErrInvalid, "the local region is not its own peer")
+}
+
+func TestTiers_RefuseWhatTheyCannotMeet(t *testing.T) {
+	ns := memNodes(t, "a", "b")
+	a, b := ns[0], ns[1]
+	peers := []xregion.Store{b.store}
+	for name, build := range map[string]func() error{
+		"tier1 async": func() error {
+			_, err := replicate.NewAsync(a.store, a.clock, peers, replicate.ForTier(replicate.Tier1))
+			return err
+		},
+		"tier1 degrade": func() error {
+			_, err := replicate.NewSync(a.store, a.clock, peers, replicate.ForTier(replicate.Tier1), replicate.WithPolicy(replicate.Degrade))
+			return err
+		},
+		"tier3 snapshot every 2h": func() error {
+			_, err := replicate.NewSnapshot(a.store, a.clock, peers, replicate.ForTier(replicate.Tier3), replicate.Every(2*time.Hour))
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := build()
+			require.ErrorIs(t, err, replicate.ErrTierUnmet)
+			var te *replicate.TierError
+			require.True(t, errors.As(err, &te))
+			require.NotEmpty(t, te.Fix)
+			require.Contains(t, err.Error(), "cannot meet its RPO")
+		})
+	}
+	s, err := replicate.NewSnapshot(a.store, a.clock, peers, replicate.ForTier(replicate.Tier3), replicate.Every(time.Hour))
+	require.NoError(t, err, "an hourly snapshot meets Tier 3")
+	require.NoError(t, s.Close())
+}
