@@ -79,7 +79,7 @@ func checkTier(t Tier, s Strategy, worstRPO time.Duration) error {
 	target := "RPO " + t.RPO.String()
 	switch {
 	case t.RPO == 0 && s != StrategySync:
-		return &TierError{Tier: t, Target: target, Reason: "a " + s.String() + " replicator acknowledges writes before any peer has them",
+		return &TierError{Tier: t, Target: target, Reason: "the " + s.String() + " strategy acknowledges writes before any peer has them",
 			Fix: "use NewSync with the Strict policy"}
 	case worstRPO > t.RPO:
 		return &TierError{Tier: t, Target: target, Reason: fmt.Sprintf("this %s replicator can lose up to %s", s, worstRPO),
