@@ -50,8 +50,7 @@
 // is stamped after every write it has seen, so a write made after reading a
 // remote write wins over it, however far behind the local wall clock is. A
 // writer stamping with another clock (another process) must fold the Base it
-// read into that clock first (see HAZARD: writes stamped at or before their
-// Base).
+// read into that clock first (see "Writes stamped at or before their Base").
 //
 // Resolve is pure apart from that clock update: it does no I/O, never
 // modifies its arguments, and returns records that share no memory with
@@ -135,10 +134,10 @@
 // reported by several regions, against different winners: deduplicate the
 // ledgers by the lost record's table, key and version.
 //
-// HAZARD: writes stamped at or before their Base. A writer must fold Base
-// into its clock before stamping (Clock.Update, then Clock.Now). A write
-// stamped before the version it read loses to it everywhere, and, since its
-// writer had seen the winner, without a report.
+// Writes stamped at or before their Base. A writer must fold Base into its
+// clock before stamping (Clock.Update, then Clock.Now; the replicators do).
+// A write stamped before the version it read would lose to it everywhere,
+// without a report, so Record.Validate refuses it and no store accepts it.
 //
 // HAZARD: several processes writing one region. The blind-write rule trusts
 // that a region's writes are applied in the order of their versions. Each
