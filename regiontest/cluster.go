@@ -129,6 +129,7 @@ type Region struct {
 	kafka     struct {
 		sync.Mutex
 		cluster *kfake.Cluster
+		link    *KafkaLink
 	}
 }
 
@@ -195,7 +196,11 @@ func (r *Region) Kafka() *kfake.Cluster {
 	r.kafka.Lock()
 	defer r.kafka.Unlock()
 	if r.kafka.cluster == nil {
+		if r.kafka.link == nil {
+			r.kafka.link = newKafkaLink()
+		}
 		opts := append([]kfake.Opt{
+			kfake.ListenFn(r.kafka.link.listen),
 			kfake.NumBrokers(1),
 			kfake.AllowAutoTopicCreation(),
 			kfake.DefaultNumPartitions(1),
@@ -209,6 +214,20 @@ func (r *Region) Kafka() *kfake.Cluster {
 		r.kafka.cluster = kc
 	}
 	return r.kafka.cluster
+}
+
+// KafkaLink returns the network between clients and the region's Kafka
+// brokers, for injecting faults: Blackhole, Heal and Reset, as on the
+// database's Proxy. It exists before the cluster starts, and faults set
+// early apply to the cluster when it does. A ListenFn given through
+// KafkaOptions replaces the link's listener: faults then do nothing.
+func (r *Region) KafkaLink() *KafkaLink {
+	r.kafka.Lock()
+	defer r.kafka.Unlock()
+	if r.kafka.link == nil {
+		r.kafka.link = newKafkaLink()
+	}
+	return r.kafka.link
 }
 
 // KafkaBrokers returns the addresses of the region's Kafka brokers, starting

@@ -38,7 +38,9 @@
 //     broker), with one broker and topics created on first use with one
 //     partition, as a stock broker would. Clients such as kafka-go talk to it
 //     exactly as to a production cluster. Kafka traffic does not go through
-//     the Proxy.
+//     the Proxy; KafkaLink injects its faults (Blackhole, Heal, Reset)
+//     inside the brokers' listeners instead, since Kafka brokers advertise
+//     their own addresses and a proxy in front of them would be bypassed.
 //
 // Pools hold at most MaxConns (8) connections, because many tests across
 // packages share one server, and each connection attempt is bounded by
