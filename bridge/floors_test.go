@@ -1,0 +1,83 @@
+package bridge
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFloors_RoundTrip(t *testing.T) {
+	floors := []floor{{offset: 12, known: true}, noFloor, {offset: 0}, {offset: 99, known: false}}
+	meta := encodeFloors("xregion-b", []int{0, 1, 2, 3}, floors)
+	require.Equal(t, "xr1 xregion-b 0:12k 2:0u 3:99u", meta)
+	require.Equal(t, floors, parseFloors(meta, "xregion-b", 4))
+	require.Equal(t, []floor{noFloor, noFloor, noFloor, noFloor}, parseFloors(meta, "xregion-c", 4),
+		"floors of another target cluster are ignored")
+
+	many := make([]floor, 1000)
+	var all []int
+	for i := range many {
+		many[i], all = floor{offset: 1 << 40, known: true}, append(all, i)
+	}
+	meta = encodeFloors("x", all, many)
+	require.Equal(t, "xr1 x", meta, "left out past Kafka's metadata limit")
+}
+
+func FuzzParseFloors(f *testing.F) {
+	f.Add("xr1 b 0:12k 2:0u")
+	f.Add("xr1 b 9:1k")
+	f.Add("xr1 b 0:-1k")
+	f.Fuzz(func(t *testing.T, meta string) {
+		fs := parseFloors(meta, "b", 4)
+		require.Len(t, fs, 4)
+		for _, f := range fs {
+			require.GreaterOrEqual(t, f.offset, int64(-1))
+		}
+	})
+}
+
+func FuzzSourceOffset(f *testing.F) {
+	f.Add([]byte("a/orders/0/17"))
+	f.Add([]byte("a/orders/0/99999999999999999999"))
+	f.Fuzz(func(t *testing.T, v []byte) {
+		prefix := []byte("a/orders/0/")
+		off, ok := sourceOffset(v, prefix)
+		if !ok {
+			return
+		}
+		require.GreaterOrEqual(t, off, int64(0))
+		s, err := parseSource(v)
+		require.NoError(t, err, "what the fast path accepts, the full parser does")
+		require.Equal(t, off, s.offset)
+	})
+}
+
+func TestHops(t *testing.T) {
+	require.True(t, hopsContain([]byte("a,b,c"), "b"))
+	require.True(t, hopsContain([]byte("a"), "a"))
+	require.False(t, hopsContain([]byte("ab,c"), "a"))
+	require.False(t, hopsContain([]byte(""), "a"))
+	require.True(t, hopsEndWith([]byte("x,a"), "a"))
+	require.False(t, hopsEndWith([]byte("xa"), "a"))
+}
+
+// The key hash is Kafka's: the partition kafka-go's murmur2 balancer, a
+// port of the Java producer's, picks for the same key.
+func TestMurmur2(t *testing.T) {
+	balancer := kafka.Murmur2Balancer{Consistent: true}
+	parts := []int{0, 1, 2, 3, 4, 5, 6}
+	for i := 0; i < 2000; i++ {
+		key := []byte(strings.Repeat("k", i%13) + string(rune(i)))
+		want := balancer.Balance(kafka.Message{Key: key}, parts...)
+		require.Equal(t, want, KeyHash.targetPartition(0, key, false, len(parts)), "key %q", key)
+	}
+	// Vectors from Kafka's own tests (UtilsTest.testMurmur2).
+	for k, v := range map[string]int32{"21": -973932308, "foobar": -790332482, "a-little-bit-long-string": -985981536,
+		"a-little-bit-longer-string": -1486304829, "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971, "abc": 479470107} {
+		require.Equal(t, v, int32(murmur2([]byte(k))), k)
+	}
+	require.Equal(t, 3, KeyHash.targetPartition(7, nil, true, 4), "no key: the source partition modulo the count")
+	require.Equal(t, 7, SamePartition.targetPartition(7, []byte("k"), false, 4))
+}
