@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xregion/xregion/regiontest"
+)
+
+// regions are two PostgreSQL databases created on one server for the run:
+// region a's, which the writers use directly, and region b's, reached
+// through a regiontest.Proxy that adds the one-way delay in each direction,
+// as a link between regions would.
+type regions struct {
+	server string            // "PostgreSQL 15.x at host:port"
+	a, b   *pgxpool.Pool     // b's connects through proxy
+	proxy  *regiontest.Proxy // set the delay with SetLatency
+	close  func()            // closes the pools and drops the databases
+}
+
+// openRegions creates the databases; each pool holds up to conns
+// connections.
+func openRegions(ctx context.Context, dsn string, conns int32) (_ *regions, err error) {
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	var cleanup []func()
+	closeAll := func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+	cleanup = append(cleanup, func() { admin.Close(context.Background()) })
+
+	var version string
+	if err := admin.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
+		return nil, fmt.Errorf("read server version: %w", err)
+	}
+	version, _, _ = strings.Cut(version, " ")
+	suffix := make([]byte, 4)
+	rand.Read(suffix)
+	var dbs []string
+	for _, r := range []string{"a", "b"} {
+		name := "xr_rpo0_" + hex.EncodeToString(suffix) + "_" + r
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			return nil, fmt.Errorf("create database %s: %w", name, err)
+		}
+		dbs = append(dbs, name)
+		cleanup = append(cleanup, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		})
+	}
+
+	cc := admin.Config()
+	_, upstream := pgconn.NetworkAddress(cc.Host, cc.Port)
+	proxy, err := regiontest.NewProxy(upstream)
+	if err != nil {
+		return nil, err
+	}
+	open := func(db string, via *regiontest.Proxy) (*pgxpool.Pool, error) {
+		cfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ConnConfig.Database, cfg.MaxConns = db, conns
+		if via != nil {
+			host, port, _ := net.SplitHostPort(via.Addr())
+			p, _ := strconv.ParseUint(port, 10, 16)
+			cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
+			for _, fb := range cfg.ConnConfig.Fallbacks { // sslmode=prefer's retry without TLS goes through it too
+				fb.Host, fb.Port = host, uint16(p)
+			}
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, pool.Close)
+		return pool, nil
+	}
+	a, err := open(dbs[0], nil)
+	if err != nil {
+		return nil, err
+	}
+	b, err := open(dbs[1], proxy)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { proxy.Close() }) // before b's pool: nothing waits in it
+	return &regions{
+		server: fmt.Sprintf("PostgreSQL %s at %s", version, upstream),
+		a:      a, b: b, proxy: proxy, close: closeAll,
+	}, nil
+}
