@@ -20,6 +20,7 @@ type Async struct {
 	local    xregion.Store
 	clock    *xregion.Clock
 	shippers []*shipper
+	commit   *committer // the local store's
 	guard    *guard
 	wake     chan struct{}
 	cancel   context.CancelFunc
@@ -52,6 +53,7 @@ func newAsync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 		a.shippers = append(a.shippers, s)
 		a.wg.Go(func() { s.run(ctx) })
 	}
+	a.commit = localCommitter(ctx, &a.wg, cfg, local)
 	a.wg.Go(func() { a.fanOutWakes(ctx) })
 	a.guard = startGuard(ctx, &a.wg, cfg, a.Lag)
 	return a
@@ -89,15 +91,28 @@ func validate(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 
 // Write stamps the records whose Version is zero with the clock, in place,
 // and commits them in the local store; shippers carry them to the peers.
-// Sending the same stamped writes again is safe. A guardrail may delay or
-// refuse the write while a peer's RPO is over its tier's target.
+// Concurrent writes share local transactions (group commit; MaxInFlight
+// bounds the transactions in flight). Sending the same stamped writes again
+// is safe: when the error wraps xregion.ErrOutcomeUnknown, do. A guardrail
+// may delay or refuse the write while a peer's RPO is over its tier's
+// target.
 func (a *Async) Write(ctx context.Context, ws ...xregion.Write) error {
 	if err := a.guard.admit(ctx); err != nil {
 		return err
 	}
 	stamp(a.clock, a.local.Region(), ws)
-	if _, err := a.local.Apply(ctx, xregion.Batch{Writes: ws}); err != nil {
+	if err := (xregion.Batch{Writes: ws}).Validate(); err != nil {
 		return fmt.Errorf("write: %w", err)
+	}
+	c := &call{ctx: ctx, writes: ws, start: time.Now(), done: make(chan result, 1)}
+	a.commit.enqueue(c)
+	select {
+	case r := <-c.done:
+		if r.err != nil {
+			return fmt.Errorf("write: %w", r.err)
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("write: %w: %w", xregion.ErrOutcomeUnknown, context.Cause(ctx))
 	}
 	a.Notify()
 	return nil
@@ -277,6 +292,9 @@ func (s *shipper) ship(ctx context.Context) (progressed bool, err error) {
 		return nil
 	}
 	next := time.Now() // when a snapshot shipper next ships
+	// While a batch applies on the peer, the changes after it are read
+	// ahead, so the peer does not wait for the local read.
+	var ahead <-chan changesRead
 	for {
 		if wait := time.Until(next); s.snapshot && wait > 0 {
 			if err := idle(wait); err != nil {
@@ -284,10 +302,15 @@ func (s *shipper) ship(ctx context.Context) (progressed bool, err error) {
 			}
 			continue
 		}
-		changes, err := s.local.Changes(ctx, xregion.ChangeQuery{After: wm, Origin: from, Limit: s.cfg.batchSize})
-		if err != nil {
-			return progressed, fmt.Errorf("read changes: %w", err)
+		if ahead == nil {
+			ahead = s.readAfter(ctx, wm)
 		}
+		read := <-ahead
+		ahead = nil
+		if read.err != nil {
+			return progressed, fmt.Errorf("read changes: %w", read.err)
+		}
+		changes := read.changes
 		if len(changes) == 0 {
 			if s.snapshot {
 				next = time.Now().Add(s.cfg.every)
@@ -299,13 +322,14 @@ func (s *shipper) ship(ctx context.Context) (progressed bool, err error) {
 			continue
 		}
 		b := xregion.Batch{From: from, After: wm, Through: changes[len(changes)-1].Pos, Writes: writesOf(changes, s.snapshot)}
+		ahead = s.readAfter(ctx, b.Through)
 		res, err := s.peer.Apply(ctx, b)
 		var wmErr *xregion.WatermarkError
 		switch {
 		case errors.As(err, &wmErr):
 			// Someone else moved the watermark (a process that held the
 			// lease before us): continue from where the peer stands.
-			wm = wmErr.Have
+			wm, ahead = wmErr.Have, nil
 			s.contact(wm)
 			continue
 		case err != nil:
@@ -314,6 +338,23 @@ func (s *shipper) ship(ctx context.Context) (progressed bool, err error) {
 		wm, progressed = b.Through, true
 		s.shipped(wm, res)
 	}
+}
+
+// changesRead is the answer of a read of the local changelog.
+type changesRead struct {
+	changes []xregion.Change
+	err     error
+}
+
+// readAfter reads the local changes after wm, at most a batch of them, in
+// the background.
+func (s *shipper) readAfter(ctx context.Context, wm xregion.Position) <-chan changesRead {
+	ch := make(chan changesRead, 1)
+	go func() {
+		cs, err := s.local.Changes(ctx, xregion.ChangeQuery{After: wm, Origin: s.local.Region(), Limit: s.cfg.batchSize})
+		ch <- changesRead{cs, err}
+	}()
+	return ch
 }
 
 // writesOf turns changes into writes, keeping only the last change of each

@@ -4,25 +4,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xregion/xregion"
 )
 
 // committer sends the writes of waiting calls to one target, the local
-// store or a peer, in batches: while all its in-flight slots are busy,
-// calls queue, and the next free slot takes all of them in one round trip.
+// store or a peer, in batches (group commit): while all its in-flight slots
+// are busy, calls queue, and the next free slot takes all of them in one
+// round trip, so concurrent writers share transactions instead of paying
+// one each.
 type committer struct {
-	s     *Sync
+	cfg   config
+	s     *Sync     // peers only: the replicator that degrades them
 	peer  *syncPeer // nil for the local store
 	queue chan *call
 	send  func(context.Context, []xregion.Write) error
 }
 
-func (s *Sync) startCommitter(ctx context.Context, peer *syncPeer, send func(context.Context, []xregion.Write) error) *committer {
-	c := &committer{s: s, peer: peer, queue: make(chan *call, 4096), send: send}
-	s.wg.Go(func() { c.run(ctx) })
+func startCommitter(ctx context.Context, wg *sync.WaitGroup, cfg config, s *Sync, peer *syncPeer, send func(context.Context, []xregion.Write) error) *committer {
+	c := &committer{cfg: cfg, s: s, peer: peer, queue: make(chan *call, 4096), send: send}
+	wg.Go(func() { c.run(ctx) })
 	return c
+}
+
+// localCommitter group-commits writes in the local store.
+func localCommitter(ctx context.Context, wg *sync.WaitGroup, cfg config, local xregion.Store) *committer {
+	return startCommitter(ctx, wg, cfg, nil, nil, func(ctx context.Context, ws []xregion.Write) error {
+		_, err := local.Apply(ctx, xregion.Batch{Writes: ws})
+		return err
+	})
 }
 
 func (c *committer) enqueue(cl *call) { c.queue <- cl }
@@ -35,7 +48,7 @@ func (c *committer) target() int {
 }
 
 func (c *committer) run(ctx context.Context) {
-	slots := make(chan struct{}, c.s.cfg.maxInFlight)
+	slots := make(chan struct{}, c.cfg.maxInFlight)
 	for {
 		var first *call
 		select {
@@ -50,7 +63,7 @@ func (c *committer) run(ctx context.Context) {
 		}
 		batch, n := []*call{first}, len(first.writes)
 	fill:
-		for n < c.s.cfg.batchSize {
+		for n < c.cfg.batchSize {
 			select {
 			case cl := <-c.queue:
 				batch, n = append(batch, cl), n+len(cl.writes)
@@ -76,11 +89,11 @@ func (c *committer) answer(batch []*call, err error) {
 	}
 }
 
-// commitLocal applies the batch in the local store. If the batch fails,
-// each call is applied alone, so a write that cannot commit fails only its
-// own caller.
+// commitLocal applies the batch in the local store, for as long as one of
+// its callers waits. If the batch fails, each call is applied alone, so a
+// write that cannot commit fails only its own caller.
 func (c *committer) commitLocal(ctx context.Context, batch []*call) {
-	ctx, cancel := context.WithTimeout(ctx, c.s.cfg.degradeAfter)
+	ctx, cancel := whileWaited(ctx, batch)
 	defer cancel()
 	err := c.send(ctx, writesOfCalls(batch))
 	if err == nil || len(batch) == 1 || errors.Is(err, xregion.ErrOutcomeUnknown) {
@@ -96,7 +109,7 @@ func (c *committer) commitLocal(ctx context.Context, batch []*call) {
 // more: under Strict until every call's context has ended, under Degrade
 // until DegradeAfter has passed, when the peer is degraded.
 func (c *committer) stage(ctx context.Context, batch []*call) {
-	p, cfg := c.peer, c.s.cfg
+	p, cfg := c.peer, c.cfg
 	first := time.Now()
 	var lastErr error
 	for attempt := 0; ; attempt++ {
@@ -173,4 +186,26 @@ func writesOfCalls(batch []*call) []xregion.Write {
 		ws = append(ws, cl.writes...)
 	}
 	return ws
+}
+
+// whileWaited returns a context that ends with parent or once every call of
+// batch has stopped waiting (its context ended).
+func whileWaited(parent context.Context, batch []*call) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	var waiting atomic.Int64
+	waiting.Store(int64(len(batch)))
+	stops := make([]func() bool, 0, len(batch))
+	for _, cl := range batch {
+		stops = append(stops, context.AfterFunc(cl.ctx, func() {
+			if waiting.Add(-1) == 0 {
+				cancel()
+			}
+		}))
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
+	}
 }

@@ -35,11 +35,12 @@ type config struct {
 	guardrail    Guardrail
 	metrics      *Metrics
 
+	maxInFlight int
+
 	// sync only
 	policy       Policy
 	quorum       int
 	degradeAfter time.Duration
-	maxInFlight  int
 
 	// snapshot only
 	every time.Duration
@@ -128,8 +129,10 @@ func Quorum(k int) Option { return option(func(c *config) { c.quorum = k }) }
 // before it carries on without it. Default DefaultDegradeAfter.
 func DegradeAfter(d time.Duration) Option { return option(func(c *config) { c.degradeAfter = d }) }
 
-// MaxInFlight bounds the batches a synchronous replicator has in flight to
-// one peer at a time. Default DefaultMaxInFlight.
+// MaxInFlight bounds the batches of writes a replicator has in flight to
+// one target (the local store, or a synchronous peer) at a time; writes that
+// arrive while every slot is busy share the next batch. Default
+// DefaultMaxInFlight.
 func MaxInFlight(n int) Option { return option(func(c *config) { c.maxInFlight = n }) }
 
 // Every sets a snapshot replicator's interval. Default

@@ -75,8 +75,7 @@ type Sync struct {
 	cfg     config
 	local   xregion.Store
 	clock   *xregion.Clock
-	async   *Async
-	localC  *committer
+	async   *Async // ships the changelog, and group-commits the local writes
 	peers   []*syncPeer
 	metrics *Metrics
 	cancel  context.CancelFunc
@@ -118,13 +117,9 @@ func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, o
 	s.changed.ch = make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.localC = s.startCommitter(ctx, nil, func(ctx context.Context, ws []xregion.Write) error {
-		_, err := local.Apply(ctx, xregion.Batch{Writes: ws})
-		return err
-	})
 	for i, p := range peers {
 		sp := &syncPeer{index: i, store: p, shipper: s.async.shippers[i]}
-		sp.c = s.startCommitter(ctx, sp, stageFunc(local.Region(), p))
+		sp.c = startCommitter(ctx, &s.wg, cfg, s, sp, stageFunc(local.Region(), p))
 		s.peers = append(s.peers, sp)
 	}
 	s.wg.Go(func() { s.recover(ctx) })
@@ -159,7 +154,7 @@ func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
 		return fmt.Errorf("write: %w", err)
 	}
 	c := &call{ctx: ctx, writes: ws, start: start, done: make(chan result, 1+len(s.peers))}
-	s.localC.enqueue(c)
+	s.async.commit.enqueue(c)
 	for i, p := range s.peers {
 		if p.sends() {
 			p.c.enqueue(c)
