@@ -15,7 +15,8 @@ type WallClock interface {
 	Now() time.Time
 }
 
-// SystemClock reads the operating system's clock.
+// SystemClock reads the operating system's clock. It is safe for
+// concurrent use.
 type SystemClock struct{}
 
 // Now returns time.Now().

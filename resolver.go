@@ -10,7 +10,8 @@ import "fmt"
 // the same pair the same way, and stores may call it again when they retry a
 // transaction. Strategies that promise convergence (last-write-wins, CRDT
 // merge) must also make the outcome independent of the order in which
-// writes arrive.
+// writes arrive. A store may call Resolve from several goroutines at once
+// (concurrent Apply calls), so a Resolver must be safe for concurrent use.
 type Resolver interface {
 	// Resolve decides what the store keeps. local is the zero Record when the
 	// key holds nothing. An error refuses the incoming record and fails the

@@ -89,10 +89,11 @@ func ParseTimestamp(s string) (Timestamp, error) {
 		return bad("leading zero")
 	}
 	secs, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil || secs > math.MaxInt64/1_000_000_000-1 {
-		return bad("seconds out of range")
-	}
 	ns, _ := strconv.ParseInt(nsec, 10, 64)
+	if err != nil || secs > math.MaxInt64/1_000_000_000 || secs == math.MaxInt64/1_000_000_000 && ns > math.MaxInt64%1_000_000_000 {
+		// Every WallTime up to MaxInt64 prints, so every one must parse.
+		return bad("wall time out of range")
+	}
 	lg, err := strconv.ParseInt(logical, 10, 32)
 	if err != nil {
 		return bad("logical counter out of range")

@@ -1,6 +1,10 @@
 package xregion_test
 
 import (
+	"bytes"
+	"cmp"
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -21,6 +25,7 @@ func TestTimestamp_Order(t *testing.T) {
 func TestTimestamp_StringRoundTrip(t *testing.T) {
 	for _, want := range []xregion.Timestamp{
 		{}, {WallTime: 42, Logical: 3}, {WallTime: 1_700_000_000_123_456_789, Logical: 2147483647},
+		{WallTime: math.MaxInt64, Logical: math.MaxInt32}, // the last timestamp there is
 	} {
 		got, err := xregion.ParseTimestamp(want.String())
 		require.NoError(t, err)
@@ -31,7 +36,7 @@ func TestTimestamp_StringRoundTrip(t *testing.T) {
 
 func TestParseTimestamp_Invalid(t *testing.T) {
 	for _, s := range []string{"", "1", "1.0,0", "1.000000000", "-1.000000000,0", "1.000000000,-1",
-		"1.000000000,2147483648", "01.000000000,0", "1.000000000,01", "99999999999999999999.000000000,0", "1.00000000a,0", "+1.000000000,0"} {
+		"1.000000000,2147483648", "9223372036.854775808,0", "9223372037.000000000,0", "01.000000000,0", "1.000000000,01", "99999999999999999999.000000000,0", "1.00000000a,0", "+1.000000000,0"} {
 		_, err := xregion.ParseTimestamp(s)
 		require.ErrorIs(t, err, xregion.ErrInvalid, "%q", s)
 	}
@@ -74,6 +79,9 @@ func FuzzTimestamp_UnmarshalBinary(f *testing.F) {
 		again, err := ts.MarshalBinary()
 		require.NoError(t, err)
 		require.Equal(t, b, again, "a decoded timestamp must re-encode to the same bytes")
+		parsed, err := xregion.ParseTimestamp(ts.String())
+		require.NoError(t, err, "a decoded timestamp must print in a form that parses")
+		require.Equal(t, ts, parsed)
 	})
 }
 
@@ -89,4 +97,39 @@ func FuzzParseTimestamp(f *testing.F) {
 		}
 		require.Equal(t, s, ts.String(), "a parsed timestamp must print as its input")
 	})
+}
+
+// TestTimestamp_OrderProperties checks, on random pairs, the laws the
+// orders promise against a naive reference: binary encodings sort bytewise
+// as timestamps do, Compare agrees with Less and is antisymmetric, and
+// Version orders by timestamp and then by region name.
+func TestTimestamp_OrderProperties(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 3))
+	random := func() xregion.Timestamp {
+		// Few distinct values, so equal walls and equal timestamps are common.
+		walls := []int64{0, 1, 1_700_000_000_000_000_000, math.MaxInt64 - 1, math.MaxInt64}
+		logicals := []int32{0, 1, 255, 256, math.MaxInt32}
+		return xregion.Timestamp{WallTime: walls[rng.IntN(len(walls))], Logical: logicals[rng.IntN(len(logicals))]}
+	}
+	regions := []xregion.Region{"a", "ap-south-1", "eu-west-1", "us-east-1"}
+	for range 5000 {
+		a, b := random(), random()
+		want := cmp.Or(cmp.Compare(a.WallTime, b.WallTime), cmp.Compare(a.Logical, b.Logical))
+		require.Equal(t, want, a.Compare(b), "%s vs %s", a, b)
+		require.Equal(t, -want, b.Compare(a), "%s vs %s", b, a)
+		require.Equal(t, want < 0, a.Less(b))
+		require.Equal(t, want == 0, a == b)
+
+		ea, err := a.MarshalBinary()
+		require.NoError(t, err)
+		eb, err := b.MarshalBinary()
+		require.NoError(t, err)
+		require.Equal(t, want, bytes.Compare(ea, eb), "encodings of %s and %s sort out of order", a, b)
+
+		va := xregion.Version{Time: a, Region: regions[rng.IntN(len(regions))]}
+		vb := xregion.Version{Time: b, Region: regions[rng.IntN(len(regions))]}
+		wantV := cmp.Or(want, cmp.Compare(va.Region, vb.Region))
+		require.Equal(t, wantV, va.Compare(vb), "%s vs %s", va, vb)
+		require.Equal(t, -wantV, vb.Compare(va), "%s vs %s", vb, va)
+	}
 }
