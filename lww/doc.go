@@ -27,8 +27,9 @@
 // Only identical records compare equal, and an identical record is a replay:
 // Resolve leaves the key alone and reports nothing. Applying any write twice
 // leaves the key as it was; a concurrent loser applied twice is reported
-// twice, though, which is one reason stores apply each batch exactly once. (pglogical, by contrast, applies the remote row on a tie, and
-// two nodes can end up holding different rows.)
+// twice, though, so stores record a loss once per (table, key, lost version)
+// and apply each peer batch exactly once. (pglogical, by contrast, applies
+// the remote row on a tie, and two nodes can end up holding different rows.)
 //
 // # Guarantees
 //

@@ -72,6 +72,13 @@
 //     out one of them and fail a query once more unless it checks
 //     connections first (pgxpool pings those idle for over a second).
 //
+// The Proxy is this package's own rather than toxiproxy
+// (github.com/Shopify/toxiproxy/v2): toxiproxy's nearest thing to a
+// partition, the timeout toxic, drops the bytes it swallows, so the
+// connection must be closed when the toxic is removed. A heal there could
+// never deliver a write that timed out on the client, and that "outcome
+// unknown" case is one the tests built on this package must provoke.
+//
 // Clock faults come from Wall: SetOffset within the HLC's maximum offset
 // models ordinary skew; beyond it, xregion.Clock.Update refuses the other
 // regions' timestamps with an xregion.ClockOffsetError.

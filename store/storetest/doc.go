@@ -37,7 +37,11 @@
 //	            SeveralTables UnknownTable InvalidRecord ResolverError
 //	Changes/    Order OnlyChanged Time Origin After Limit InvalidQuery ConcurrentWriters
 //	Watermark/  Unknown Advance Duplicate Mismatch IndependentPeers Atomic InvalidBatch ExactlyOnce
-//	Ledger/     TwoRegions Idempotent Supersede Paging InvalidLimit
+//	Ledger/     TwoRegions Fenced Idempotent Supersede Paging InvalidLimit
+//	Backlog/    CountsWhatAPeerLacks InvalidOrigin
+//	Stage/      InvisibleUntilApplied ApplyFromTheSameRegionUnstages Invalid
+//	            (skipped for a store that is not an xregion.Stager)
+//	Lease       (skipped for a store that is not an xregion.Leaser)
 //	Context/    Cancelled
 //
 // # What it checks, and what it leaves to the implementation
