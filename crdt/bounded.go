@@ -22,13 +22,16 @@ import (
 // Why the value cannot go below zero: every entry of the state (a region's
 // increments, its decrements, its transfers to each other region) is written
 // by one region only and only grows, and a region spends only rights its
-// own view shows. Any merge of states holds, for each region, one of its
-// views together with everything that view had seen, and so at least the
-// rights that region counted on; the sum of rights, which is the value, is
-// never negative. This needs one writer per replica id (see the package
-// HAZARDs) and deltas merged into states at least as new as the state they
-// were made from; the Resolver stores full states, so peers never see a
-// delta out of order.
+// own view shows. The delta of a decrement or a transfer is that whole view
+// with the spending in it (a few numbers per region), not the spending
+// alone; an increment's delta, which only adds, is the increment alone. So
+// anything holding a region's latest spending also holds the view that
+// spending counted on: any merge of states and deltas, in any order, gives
+// each region at least the rights it counted on, and the sum of rights,
+// which is the value, is never negative. This needs one writer per replica
+// id (see the package HAZARDs); it does not need deltas delivered in order,
+// which matters because a synchronous replicator stages and applies the
+// records a writer made (deltas), not the states a store merged.
 //
 // The zero BoundedCounter holds 0, ready to use. A BoundedCounter is an
 // immutable value, safe for concurrent use.
@@ -197,7 +200,9 @@ func (c BoundedCounter) Inc(r xregion.Region, n uint64) (BoundedCounter, error) 
 }
 
 // Dec returns the delta that takes n from the balance in region r, spending
-// r's rights: merge it into c to apply it. Errors: an
+// r's rights: merge it into c to apply it. The delta is c with the
+// decrement in it, so that a region merging it without having seen the
+// increments and transfers it spends receives them too. Errors: an
 // *InsufficientRightsError if r holds fewer than n rights in c; an
 // *xregion.InvalidError for an invalid region.
 func (c BoundedCounter) Dec(r xregion.Region, n uint64) (BoundedCounter, error) {
@@ -216,15 +221,16 @@ func (c BoundedCounter) Dec(r xregion.Region, n uint64) (BoundedCounter, error) 
 	if _, carry := bits.Add64(e.dec, n, 0); carry != 0 {
 		return BoundedCounter{}, &OverflowError{What: "boundedcounter decrements of region " + string(r), Value: "over 2^64", Limit: strconv.FormatUint(math.MaxUint64, 10)}
 	}
-	return BoundedCounter{entries: []boundedEntry{{region: r, dec: e.dec + n}}}, nil
+	return c.Merge(BoundedCounter{entries: []boundedEntry{{region: r, inc: e.inc, dec: e.dec + n}}}), nil
 }
 
 // Transfer returns the delta that moves n of from's rights to region to:
 // merge it into c to apply it. Only the region holding the rights may
 // transfer them, so from is the region making the call. The balance does
-// not change. Errors: an *InsufficientRightsError if from holds fewer than
-// n rights in c; an *xregion.InvalidError for an invalid region, from equal
-// to to, or too many regions.
+// not change. Like Dec's, the delta is c with the transfer in it. Errors:
+// an *InsufficientRightsError if from holds fewer than n rights in c; an
+// *xregion.InvalidError for an invalid region, from equal to to, or too
+// many regions.
 func (c BoundedCounter) Transfer(from, to xregion.Region, n uint64) (BoundedCounter, error) {
 	if err := from.Validate(); err != nil {
 		return BoundedCounter{}, err
@@ -248,7 +254,7 @@ func (c BoundedCounter) Transfer(from, to xregion.Region, n uint64) (BoundedCoun
 	if _, carry := bits.Add64(old, n, 0); carry != 0 {
 		return BoundedCounter{}, &OverflowError{What: "boundedcounter transfers from " + string(from) + " to " + string(to), Value: "over 2^64", Limit: strconv.FormatUint(math.MaxUint64, 10)}
 	}
-	return BoundedCounter{transfers: []transfer{{from: from, to: to, n: old + n}}}, nil
+	return c.Merge(BoundedCounter{transfers: []transfer{{from: from, to: to, n: old + n}}}), nil
 }
 
 // Merge returns the join of c and o: every entry at its larger value.

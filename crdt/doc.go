@@ -111,8 +111,9 @@
 // added, to the last digit; amounts that would need rounding are refused.
 //
 // No negative balance: a BoundedCounter's value is never below zero, in
-// any region, at any time, whatever the order of merges (given one writer
-// per replica id; see HAZARDs).
+// any region, at any time, whatever the order of merges, of states or of
+// deltas (given one writer per replica id; see HAZARDs): the delta of a
+// decrement or a transfer carries the rights it spends.
 //
 // Observed-remove: an ORSet holds exactly the elements of the adds that no
 // remove observed; the same holds for ORMap fields and MVRegister values.
@@ -187,12 +188,6 @@
 // what it observed. A counter field removed and created again while
 // another region still updates it merges its two lives, hiding the new
 // increments under the old totals: do not reset counters by removal.
-//
-// HAZARD: BoundedCounter deltas must be merged in order: into the state
-// they were made from, or a later one. A decrement's delta merged into a
-// state that lacks the increments it spent can show a balance below zero
-// (Value then reads 0). The Resolver stores and ships whole states, so
-// this only concerns code that ships deltas itself.
 //
 // HAZARD: metadata grows with replica ids. Every region (replica id) that
 // ever wrote a state keeps an entry in it, up to MaxReplicas. Regions are

@@ -11,6 +11,7 @@ import (
 	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/crdt"
 	"github.com/xregion/xregion/lww"
+	"github.com/xregion/xregion/partition"
 	"github.com/xregion/xregion/store/memstore"
 )
 
@@ -275,14 +276,15 @@ func Example_lastWriteWins() {
 	// eu-west-1 holds ada@east.example.com; its ledger holds ada@west.example.com from eu-west-1
 }
 
-// Example_singleWriter: one seat left on a flight, sold in two regions at
+// Example_singleWriter: the last seat on a flight, sold in two regions at
 // once. A PN counter merges both sales and oversells. A bounded counter
-// refuses the sale in the region that holds no right to the seat, so that
-// sale must be made where the right is: for a seat that works; for
-// everything that must be decided in one place (payments, unique names)
-// home each key in one region with package partition, which forwards
-// writes to the key's home and fences stale homes after failover.
+// sells only where the seat's right is, which works for a seat but not for
+// what must be decided in one place (a payment against a balance, a unique
+// name). A single-writer table (package partition) homes the flight in one
+// region: the sale made elsewhere is refused with the home's name and sent
+// there, and the home, which sees every earlier sale, refuses the second.
 func Example_singleWriter() {
+	ctx := context.Background()
 	one := apd.New(-1, 0)
 	seats, _ := crdt.NewPNCounter(4, 0)
 	d, _ := seats.Add(east, apd.New(1, 0))
@@ -297,9 +299,55 @@ func Example_singleWriter() {
 	be, errEast := bounded.Dec(east, 1)
 	_, errWest := bounded.Dec(west, 1)
 	fmt.Println("boundedcounter:", errEast == nil, errors.Is(errWest, crdt.ErrInsufficientRights), "seats left:", bounded.Merge(be).Value())
+
+	// The single-writer table: a Guard around last-write-wins, and one
+	// Router per region over the replicated ownership map.
+	regions := []*exampleRegion{newExampleRegion(east), newExampleRegion(west)}
+	routers := map[xregion.Region]*partition.Router{}
+	for _, r := range regions {
+		router, err := partition.New(ctx, r.store, r.clock, 16)
+		if err != nil {
+			panic(err)
+		}
+		inner, _ := lww.New(r.clock)
+		guard, _ := partition.NewGuard(router, inner)
+		_ = r.store.DefineTable(ctx, "flights", guard)
+		routers[r.name] = router
+	}
+	if _, err := routers[east].Bootstrap(ctx, func(int) xregion.Region { return east }); err != nil {
+		panic(err)
+	}
+	// sell sells a seat of flight XR12 in r: a read-modify-write that only
+	// the flight's home may make.
+	sell := func(r *exampleRegion) error {
+		rec := xregion.Record{Key: "flight/XR12", Value: []byte("1")} // one seat when the flight opens
+		if held, err := r.store.Get(ctx, "flights", rec.Key); err == nil {
+			rec.Value, rec.Base = held.Value, held.Version
+		}
+		rec, err := routers[r.name].Stamp(rec)
+		if err != nil {
+			return err
+		}
+		if string(rec.Value) == "0" {
+			return errors.New("sold out")
+		}
+		rec.Value = []byte("0")
+		rec.Version = xregion.Version{Time: r.clock.Now(), Region: r.name}
+		_, err = r.store.Apply(ctx, xregion.Batch{Writes: []xregion.Write{{Table: "flights", Record: rec}}})
+		return err
+	}
+	_ = shipAll(ctx, regions[0], regions[1])
+	fmt.Println("us-east-1 sells:", sell(regions[0]))
+	err := sell(regions[1])
+	home, _ := partition.HomeOf(err)
+	fmt.Println("eu-west-1 sells:", errors.Is(err, partition.ErrNotHome), "send it to", home)
+	fmt.Println("us-east-1 sells eu-west-1's sale:", sell(regions[0]))
 	// Output:
 	// pncounter seats left: -1
 	// boundedcounter: true true seats left: 0
+	// us-east-1 sells: <nil>
+	// eu-west-1 sells: true send it to us-east-1
+	// us-east-1 sells eu-west-1's sale: sold out
 }
 
 // exampleRegion is a region of the examples: an in-memory store and the

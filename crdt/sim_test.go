@@ -81,10 +81,6 @@ type sim[T State] struct {
 	state  [3]T
 	know   [3]uint64
 	events []event
-	// causal delivers a delta only to a region that knows what its maker
-	// knew. The bounded counter's guarantee needs that (the Resolver ships
-	// full states, so it holds); the other types take deltas in any order.
-	causal bool
 	pool   []T // states met along the way, for the law checks
 
 	// Indexes over events, kept as events are added, so that the
@@ -152,12 +148,8 @@ func (s *sim[T]) exchange() int {
 		same(s.t, sx, enc(s.state[x]), "merge must not modify its argument")
 		s.know[y] |= s.know[x]
 	case k < 9:
-		// y receives the delta of a past event, in whatever order (or, if
-		// causal, one whose maker knew no more than y).
+		// y receives the delta of a past event, in whatever order.
 		e := s.events[s.rng.IntN(len(s.events))]
-		if s.causal && e.deps&^s.know[y] != 0 {
-			break
-		}
 		s.state[y] = s.merge(s.state[y], e.delta.(T))
 		s.know[y] |= e.implies
 	default:
