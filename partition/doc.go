@@ -54,6 +54,10 @@
 //     what the old home wrote but had not shipped is quarantined, not
 //     merged.
 //
+// Package crdt's Example_lastWriteWins, Example_crdt and Example_singleWriter
+// show the three on one situation each; this package's Example shows a
+// single-writer table through a failover.
+//
 // A table uses one strategy. A single-writer table's Guard wraps another
 // Resolver (normally lww), which settles the writes the home makes
 // concurrently with itself (two processes, or a read-modify-write race).

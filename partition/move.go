@@ -12,7 +12,9 @@ import (
 
 // Approval is one person's approval of a failover. Failover records who
 // approved in the ownership record, so the map itself says who moved a
-// partition and why it was allowed.
+// partition and why it was allowed. Two approvals are by the same person
+// when their names are equal ignoring surrounding space and case ("alice"
+// and " Alice " are one person).
 type Approval struct {
 	By string // who approved: a person, not a system; 1 to 128 bytes
 }
@@ -203,7 +205,8 @@ func (r *Router) checkPartitions(partitions []int) ([]int, error) {
 	return ps, nil
 }
 
-// checkApprovals returns the distinct approvers, in the order given.
+// checkApprovals returns the distinct approvers, in the order given, each
+// as first spelled.
 func (r *Router) checkApprovals(approvals []Approval) ([]string, error) {
 	var by []string
 	for _, a := range approvals {
@@ -211,7 +214,7 @@ func (r *Router) checkApprovals(approvals []Approval) ([]string, error) {
 		if name == "" || len(name) > maxApproverLen {
 			return nil, invalid("approval", "approver %q; want a name of 1 to %d bytes", a.By, maxApproverLen)
 		}
-		if !slices.Contains(by, name) {
+		if !slices.ContainsFunc(by, func(b string) bool { return strings.EqualFold(b, name) }) {
 			by = append(by, name)
 		}
 	}

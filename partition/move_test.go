@@ -188,6 +188,7 @@ func TestRouter_Failover_Approvals(t *testing.T) {
 		{name: "none", need: 2, got: 0},
 		{name: "one", need: 2, approvals: []partition.Approval{{By: "alice"}}, got: 1},
 		{name: "the same person twice", need: 2, approvals: []partition.Approval{{By: "alice"}, {By: " alice "}}, got: 1},
+		{name: "the same person in capitals", need: 2, approvals: []partition.Approval{{By: "alice"}, {By: "ALICE"}}, got: 1},
 		{name: "an empty name", need: 2, approvals: []partition.Approval{{By: "alice"}, {By: " "}}, got: -1},
 		{name: "two of three", need: 3, approvals: approvals, got: 2},
 	}

@@ -43,8 +43,8 @@ type config struct {
 // between regions like any other table.
 func WithTable(name string) Option { return optionFunc(func(c *config) { c.table = name }) }
 
-// WithApprovals sets how many distinct approvals Failover requires. Default
-// DefaultApprovals; at least 1.
+// WithApprovals sets how many distinct approvals (distinct people, see
+// Approval) Failover requires. Default DefaultApprovals; 1 to 16.
 func WithApprovals(n int) Option { return optionFunc(func(c *config) { c.approvals = n }) }
 
 // WithPollInterval sets how often Handover checks whether the new home has
