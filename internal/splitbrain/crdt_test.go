@@ -14,7 +14,7 @@ import (
 
 	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/crdt"
-	"github.com/xregion/xregion/internal/splitbrain"
+	"github.com/xregion/xregion/store/pgstore"
 )
 
 // The CRDT tables of the tests, one per type, all settled by crdt.Resolver.
@@ -24,17 +24,23 @@ const (
 	tags     = "tags"     // OR-sets
 )
 
+// defineCRDT declares the CRDT tables on st, a store of nd's region.
+func defineCRDT(t testing.TB, st xregion.Store, nd *node) {
+	t.Helper()
+	r, err := crdt.NewResolver(nd.name, nd.clock)
+	require.NoError(t, err)
+	for _, table := range []string{balances, stock, tags} {
+		require.NoError(t, st.DefineTable(t.Context(), table, r))
+	}
+}
+
 // newCRDTNodes starts n PostgreSQL regions with skewed clocks and the CRDT
 // tables.
 func newCRDTNodes(t *testing.T, n int) []*node {
 	t.Helper()
 	nodes := newNodes(t, n)
 	for _, nd := range nodes {
-		r, err := crdt.NewResolver(nd.name, nd.clock)
-		require.NoError(t, err)
-		for _, table := range []string{balances, stock, tags} {
-			require.NoError(t, nd.store.DefineTable(t.Context(), table, r))
-		}
+		defineCRDT(t, nd.store, nd)
 	}
 	return nodes
 }
@@ -87,17 +93,30 @@ func crdtState[T crdt.State](ctx context.Context, t testing.TB, n *node, table, 
 //     observed. With the regions fully partitioned, a remove in a region
 //     observes the adds every region had before the split and that region's
 //     own adds since, which is what the naive reference computes.
+//
+// The regions exchange changelogs by hand (splitbrain.Ship), and in the
+// "async replicator" cases through replicate.Async, each region shipping to
+// the others' databases through their fault proxies, the partition being
+// every proxy blackholed. There the bounded counter is read in every region
+// over and over while the replicators catch up, rather than after every
+// batch.
 func TestSplitBrain_CRDT(t *testing.T) {
 	for _, n := range []int{2, 3} {
-		t.Run(fmt.Sprintf("%d regions", n), func(t *testing.T) { testCRDT(t, n) })
+		t.Run(fmt.Sprintf("%d regions", n), func(t *testing.T) {
+			nodes := newCRDTNodes(t, n)
+			testCRDT(t, nodes, handNetwork{nodes})
+		})
 	}
+	t.Run("3 regions, async replicator", func(t *testing.T) {
+		nodes, net := newAsyncNodes(t, 3, func(st *pgstore.Store, nd *node) { defineCRDT(t, st, nd) })
+		testCRDT(t, nodes, net)
+	})
 }
 
-func testCRDT(t *testing.T, regions int) {
+func testCRDT(t *testing.T, nodes []*node, net network) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	nodes := newCRDTNodes(t, regions)
-	rng := rand.New(rand.NewPCG(11, uint64(regions)))
+	rng := rand.New(rand.NewPCG(11, uint64(len(nodes))))
 	accountsKeys := keyNames("account", 4)
 	setKeys := keyNames("entity", 3)
 	const bounded = "sku-1"
@@ -167,12 +186,13 @@ func testCRDT(t *testing.T, regions int) {
 	for _, k := range accountsKeys {
 		add(nodes[0], k)
 	}
-	exchange(ctx, t, nodes...)
+	net.sync(ctx, t)
 	for _, n := range nodes {
 		requireNonNegative(n)
 	}
 
 	// The split: nothing ships. Every region works on everything.
+	net.split(t)
 	own := map[xregion.Region]map[string][]int{} // adds a region made since the split
 	for _, n := range nodes {
 		own[n.name] = map[string][]int{}
@@ -214,26 +234,9 @@ func testCRDT(t *testing.T, regions int) {
 		}
 	}
 
-	// Heal, pair by pair, reading the bounded counter in both regions after
-	// every shipment.
-	for {
-		shipped := 0
-		for _, from := range nodes {
-			for _, to := range nodes {
-				if from == to {
-					continue
-				}
-				n, err := splitbrain.Ship(ctx, from.store, to.store)
-				require.NoError(t, err)
-				shipped += n
-				requireNonNegative(to)
-			}
-		}
-		if shipped == 0 {
-			break
-		}
-	}
-	exchange(ctx, t, nodes...) // anything an open transaction hid above
+	// Heal, reading the bounded counter in the regions as changes reach
+	// them.
+	net.heal(ctx, t, requireNonNegative)
 
 	for _, table := range []string{balances, stock, tags} {
 		requireSameData(ctx, t, nodes, table, append(append(append([]string{}, accountsKeys...), setKeys...), bounded))
