@@ -73,15 +73,19 @@ type instance struct {
 	assigned chan struct{} // closed once the process holds partitions
 	once     sync.Once
 	assign   sync.Once
+	plan     crashPlan
 	hard     bool
 	byPlan   atomic.Bool
 }
 
 // crash drops the process's connections and cancels it, without waiting:
-// hooks call it from the bridge's own goroutines.
-func (in *instance) crash() {
+// hooks call it from the bridge's own goroutines. With hard, or if the
+// instance was started hard, it also refuses new connections, so the
+// process sends nothing more (no last commit, no leaving the group), as
+// after a kill -9.
+func (in *instance) crash(hard bool) {
 	in.once.Do(func() {
-		in.dialer.kill(in.hard)
+		in.dialer.kill(in.hard || hard)
 		in.cancel()
 		close(in.crashed)
 	})
@@ -97,13 +101,16 @@ var plans = []string{"after publish, before commit", "between batches", "before 
 
 func startInstance(t *testing.T, a, b *regiontest.Region, plan crashPlan, hard bool) *instance {
 	in := &instance{dialer: &crashDialer{}, done: make(chan error, 1), crashed: make(chan struct{}),
-		assigned: make(chan struct{}), hard: hard}
+		assigned: make(chan struct{}), plan: plan, hard: hard}
 	var n atomic.Int64
 	at := func(name string) func() {
 		return func() {
+			// A crash at a hook is always hard: a soft one would still send
+			// the generation's last commit on the way out, so "after
+			// publish, before commit" would not be a crash between the two.
 			if plan.name == name && n.Add(1) == int64(plan.after) {
 				in.byPlan.Store(true)
-				in.crash()
+				in.crash(true)
 			}
 		}
 	}
@@ -142,7 +149,7 @@ func (in *instance) wait(t *testing.T, limit time.Duration) {
 	select {
 	case <-in.crashed:
 	case <-time.After(limit):
-		in.crash()
+		in.crash(false)
 	}
 	select {
 	case err := <-in.done:
@@ -234,28 +241,45 @@ func TestBridge_CrashAnywhere(t *testing.T) {
 	t.Logf("crash plan seed %d", seed)
 	const crashes = 50
 	var live []*instance
-	counts := map[string]int{}
-	onPlan := 0
+	counts, hits := map[string]int{}, map[string]int{}
+	started := rng.IntN(len(plans))
 	for i := 0; i < crashes; i++ {
 		// One or two processes: starting a second one rebalances the group,
-		// and crashes land during the rebalance.
+		// and crashes land during the rebalance. The plans take turns, so
+		// each is tried about crashes/len(plans) times.
 		for len(live) == 0 || len(live) < 2 && rng.IntN(3) == 0 {
-			plan := crashPlan{name: plans[rng.IntN(len(plans))], after: 1 + rng.IntN(4)}
+			plan := crashPlan{name: plans[started%len(plans)], after: 1 + rng.IntN(4)}
+			started++
 			live = append(live, startInstance(t, a, b, plan, rng.IntN(4) == 0))
 			counts[plan.name]++
 		}
 		k := rng.IntN(len(live))
 		in := live[k]
 		live = append(live[:k], live[k+1:]...)
-		in.wait(t, time.Duration(50+rng.IntN(400))*time.Millisecond)
+		limit := time.Duration(50+rng.IntN(400)) * time.Millisecond
+		if in.plan.name == plans[0] || in.plan.name == plans[1] || in.plan.name == plans[2] {
+			// Time for a rebalance under way to settle, so the data path
+			// reaches the hook.
+			limit += time.Second
+		}
+		in.wait(t, limit)
 		if in.byPlan.Load() {
-			onPlan++
+			hits[in.plan.name]++
 		}
 	}
 	for _, in := range live {
 		in.wait(t, 0)
+		if in.byPlan.Load() {
+			hits[in.plan.name]++
+		}
 	}
-	t.Logf("crash plans: %v; %d crashed at their hook, the others at a random time", counts, onPlan)
+	t.Logf("crash plans tried: %v; crashed at their hook (hard): %v; the others at a random time", counts, hits)
+	// Producers write all along and each instance starts behind, so the data
+	// path reaches these hooks within its first second: each plan is tried
+	// about ten times, and crashes there must have happened.
+	require.Positive(t, hits[plans[0]], "some crashes fell between a publish and its commit")
+	require.Positive(t, hits[plans[1]], "some crashes fell between the batches of one fetch")
+	require.Positive(t, hits[plans[2]], "some crashes fell right before a commit")
 	stopProducing()
 	produced.Wait()
 

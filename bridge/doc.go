@@ -140,6 +140,16 @@
 // instead of abandoning it), and each copy carries the same HeaderID for
 // consumers that must be exact.
 //
+// HAZARD: a process cut off from the source but not from the target. The
+// coordinator gives its partitions to another process SessionTimeout after
+// its last heartbeat, but it learns that its generation is over only when a
+// heartbeat fails (up to RequestTimeout later), and it then still waits for
+// the produce it has in flight. A batch of its own that reaches the target
+// after the new owner read the target's tail is there twice, the second
+// copy out of order; a commit it sends meanwhile carries the old generation
+// and is refused. Keep RequestTimeout well under SessionTimeout where this
+// matters (the defaults are equal); each copy carries the same HeaderID.
+//
 // HAZARD: transactions. The bridge reads committed data only, and skips
 // transaction markers, but kafka-go does not expose the aborted
 // transactions of a fetch, so messages of aborted transactions are bridged.

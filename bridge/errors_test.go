@@ -32,7 +32,9 @@ func TestIsRetryable(t *testing.T) {
 		{&net.OpError{Op: "read", Err: syscall.ECONNRESET}, true},
 		{errors.New("something else"), false},
 	} {
-		require.Equal(t, tc.want, bridge.IsRetryable(tc.err), "%v", tc.err)
+		t.Run(fmt.Sprint(tc.err), func(t *testing.T) {
+			require.Equal(t, tc.want, bridge.IsRetryable(tc.err))
+		})
 	}
 	require.ErrorIs(t, &bridge.RefusedError{Err: kafka.InvalidRecord}, kafka.InvalidRecord, "wraps the target's answer")
 }

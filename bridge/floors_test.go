@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,6 +62,23 @@ func TestHops(t *testing.T) {
 	require.False(t, hopsContain([]byte(""), "a"))
 	require.True(t, hopsEndWith([]byte("x,a"), "a"))
 	require.False(t, hopsEndWith([]byte("xa"), "a"))
+}
+
+// The hop list arrives from another region: whatever it holds, the fast
+// matchers the data path uses agree with splitting it on commas.
+func FuzzHops(f *testing.F) {
+	f.Add([]byte("a,b,c"), "b")
+	f.Add([]byte("ab,c"), "a")
+	f.Add([]byte(",a,"), "a")
+	f.Add([]byte(""), "a")
+	f.Fuzz(func(t *testing.T, list []byte, name string) {
+		if checkClusterName(name) != nil {
+			return // no bridge names a cluster so
+		}
+		parts := strings.Split(string(list), ",")
+		require.Equal(t, slices.Contains(parts, name), hopsContain(list, name), "contains %q in %q", name, list)
+		require.Equal(t, parts[len(parts)-1] == name, hopsEndWith(list, name), "ends with %q in %q", name, list)
+	})
 }
 
 // The key hash is Kafka's: the partition kafka-go's murmur2 balancer, a
