@@ -41,27 +41,27 @@ func (r Record) Validate() error {
 	if err := ValidateKey(r.Key); err != nil {
 		return err
 	}
-	what := "record " + quote(r.Key)
+	what := func() string { return "record " + quote(r.Key) } // only for errors: Validate is on every hot path
 	if len(r.Value) > MaxValueLen {
-		return invalid(what, "value of %d bytes; the limit is %d", len(r.Value), MaxValueLen)
+		return invalid(what(), "value of %d bytes; the limit is %d", len(r.Value), MaxValueLen)
 	}
 	if r.Epoch > math.MaxInt64 {
-		return invalid(what, "epoch %d; epochs stop at 2^63-1", r.Epoch)
+		return invalid(what(), "epoch %d; epochs stop at 2^63-1", r.Epoch)
 	}
 	if r.Tombstone && len(r.Value) != 0 {
-		return invalid(what, "tombstone with a %d-byte value; a delete carries no value", len(r.Value))
+		return invalid(what(), "tombstone with a %d-byte value; a delete carries no value", len(r.Value))
 	}
 	if err := r.Version.Validate(); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what(), err)
 	}
 	if !r.Base.IsZero() {
 		if err := r.Base.Validate(); err != nil {
-			return fmt.Errorf("%s base: %w", what, err)
+			return fmt.Errorf("%s base: %w", what(), err)
 		}
 		if !r.Base.Less(r.Version) {
 			// Such a write would lose, unreported, to the very version its
 			// writer read.
-			return invalid(what, "version %s is not after its base %s; fold the base into the clock (Clock.Update) before stamping", r.Version, r.Base)
+			return invalid(what(), "version %s is not after its base %s; fold the base into the clock (Clock.Update) before stamping", r.Version, r.Base)
 		}
 	}
 	return nil

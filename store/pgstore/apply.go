@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,24 +102,24 @@ func (s *Store) applyOnce(ctx context.Context, b xregion.Batch, resolvers map[st
 
 	tables, keys := batchKeys(b)
 	watermarked := !b.Through.IsZero()
-	states, wm, err := s.lock(ctx, conn, b.From, watermarked, tables, keys)
+	l, err := s.lock(ctx, conn, b.From, watermarked, tables, keys)
 	if err != nil {
 		return res, fmt.Errorf("apply batch: %w", err)
 	}
 	if watermarked {
-		if !wm.Less(b.Through) {
+		if !l.wm.Less(b.Through) {
 			rollback(conn)
 			return xregion.Result{Duplicate: true}, nil
 		}
-		if wm != b.After {
-			return res, &xregion.WatermarkError{Peer: b.From, Have: wm, After: b.After, Through: b.Through}
+		if l.wm != b.After {
+			return res, &xregion.WatermarkError{Peer: b.From, Have: l.wm, After: b.After, Through: b.Through}
 		}
 	}
 
 	var changes []tableWrite
 	var losses []lostWrite
 	for _, w := range b.Writes {
-		st := states[w.Table][w.Record.Key]
+		st := l.states[w.Table][w.Record.Key]
 		r, err := resolvers[w.Table].Resolve(st.rec, w.Record)
 		if err != nil {
 			return res, fmt.Errorf("apply batch: resolve %s %q: %w", w.Table, w.Record.Key, err)
@@ -138,7 +139,7 @@ func (s *Store) applyOnce(ctx context.Context, b xregion.Batch, resolvers map[st
 		}
 	}
 
-	res.Conflicts, err = s.write(ctx, conn, b, tables, states, changes, losses)
+	res.Conflicts, err = s.write(ctx, conn, b, tables, l, changes, losses)
 	if err != nil {
 		return xregion.Result{}, err
 	}
@@ -163,34 +164,54 @@ func batchKeys(b xregion.Batch) ([]string, map[string][]string) {
 	return tables, keys
 }
 
+// locked is what the first round trip found.
+type locked struct {
+	states    map[string]map[string]*keyState // per table, per key of the batch
+	wm        xregion.Position                // the sending peer's watermark
+	staged    bool                            // the sending peer has writes staged here
+	roundTrip time.Duration                   // how long BEGIN's answer took
+}
+
 // lock runs the first round trip: BEGIN, then FOR UPDATE on the watermark
 // row and on every existing key of the batch. Keys that do not exist yet
 // cannot be locked; write detects a concurrent insert of them instead.
-func (s *Store) lock(ctx context.Context, conn *pgxpool.Conn, from xregion.Region, watermarked bool, tables []string, keys map[string][]string) (map[string]map[string]*keyState, xregion.Position, error) {
+func (s *Store) lock(ctx context.Context, conn *pgxpool.Conn, from xregion.Region, watermarked bool, tables []string, keys map[string][]string) (locked, error) {
 	q := &pgx.Batch{}
 	q.Queue("BEGIN")
 	if watermarked {
 		q.Queue(`INSERT INTO `+s.ident(watermarkTable)+` (peer) VALUES ($1) ON CONFLICT DO NOTHING`, string(from))
 		q.Queue(`SELECT tx, idx FROM `+s.ident(watermarkTable)+` WHERE peer = $1 FOR UPDATE`, string(from))
 	}
+	if from != "" {
+		q.Queue(`SELECT EXISTS (SELECT FROM `+s.ident(inboxTable)+` WHERE from_region = $1)`, string(from))
+	}
 	for _, t := range tables {
 		q.Queue(`SELECT key, `+recordColumns+` FROM `+s.ident(t)+` WHERE key = ANY($1) ORDER BY key FOR UPDATE`, keys[t])
 	}
+	var l locked
+	sent := time.Now()
 	br := conn.SendBatch(ctx, q)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
-		return nil, xregion.Position{}, fmt.Errorf("begin: %w", err)
+		return l, fmt.Errorf("begin: %w", err)
 	}
-	var wm position
+	l.roundTrip = time.Since(sent)
 	if watermarked {
+		var wm position
 		if _, err := br.Exec(); err != nil {
-			return nil, xregion.Position{}, fmt.Errorf("create watermark: %w", err)
+			return l, fmt.Errorf("create watermark: %w", err)
 		}
 		if err := br.QueryRow().Scan(&wm.tx, &wm.idx); err != nil {
-			return nil, xregion.Position{}, fmt.Errorf("lock watermark: %w", err)
+			return l, fmt.Errorf("lock watermark: %w", err)
+		}
+		l.wm = wm.position()
+	}
+	if from != "" {
+		if err := br.QueryRow().Scan(&l.staged); err != nil {
+			return l, fmt.Errorf("look for staged writes: %w", err)
 		}
 	}
-	states := make(map[string]map[string]*keyState, len(tables))
+	l.states = make(map[string]map[string]*keyState, len(tables))
 	for _, t := range tables {
 		st := make(map[string]*keyState, len(keys[t]))
 		for _, k := range keys[t] {
@@ -198,7 +219,7 @@ func (s *Store) lock(ctx context.Context, conn *pgxpool.Conn, from xregion.Regio
 		}
 		rows, err := br.Query()
 		if err != nil {
-			return nil, xregion.Position{}, fmt.Errorf("lock %s: %w", t, err)
+			return l, fmt.Errorf("lock %s: %w", t, err)
 		}
 		var r xregion.Record
 		_, err = pgx.ForEachRow(rows, recordDest(&r), func() error {
@@ -207,24 +228,28 @@ func (s *Store) lock(ctx context.Context, conn *pgxpool.Conn, from xregion.Regio
 			return nil
 		})
 		if err != nil {
-			return nil, xregion.Position{}, fmt.Errorf("lock %s: %w", t, err)
+			return l, fmt.Errorf("lock %s: %w", t, err)
 		}
-		states[t] = st
+		l.states[t] = st
 	}
-	return states, wm.position(), br.Close()
+	return l, br.Close()
 }
 
 // write runs the second round trip: the resolved records, the changelog,
 // the ledger and the watermark, then COMMIT, pipelined. It returns how many
 // ledger entries were new.
 func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, tables []string,
-	states map[string]map[string]*keyState, changes []tableWrite, losses []lostWrite) (int, error) {
+	l locked, changes []tableWrite, losses []lostWrite) (int, error) {
+	// COPY pays where the server time it saves exceeds the round trip it
+	// adds: for large batches on a near database, not across a long link.
+	copyPays := func(rows int) bool { return time.Duration(rows)*s.copySaving > l.roundTrip }
 	q := &pgx.Batch{}
 	conflicts := 0
+	var copies []copyIn
 	for _, t := range tables {
 		var updates, inserts recordArrays
-		for _, k := range sortedKeys(states[t]) {
-			st := states[t][k]
+		for _, k := range sortedKeys(l.states[t]) {
+			st := l.states[t][k]
 			switch {
 			case !st.dirty:
 			case st.existed:
@@ -239,10 +264,13 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 				FROM unnest(`+placeholders(1, recordArrayTypes)+`) AS u(key, `+recordColumns+`)
 				WHERE cur.key = u.key`, updates.args()...)
 		}
-		if inserts.len() > 0 {
-			// A plain INSERT: if a concurrent batch created one of these
-			// keys after lock read it as absent, this fails with
-			// unique_violation and Apply runs again from the top.
+		// New keys go in with a plain INSERT (or COPY): if a concurrent
+		// batch created one of them after lock read it as absent, this
+		// fails with unique_violation and Apply runs again from the top.
+		switch {
+		case copyPays(inserts.len()):
+			copies = append(copies, copyIn{table: t, columns: dataColumns, data: inserts.copyData(nil)})
+		case inserts.len() > 0:
 			q.Queue(`INSERT INTO `+s.ident(t)+` (key, `+recordColumns+`)
 				SELECT * FROM unnest(`+placeholders(1, recordArrayTypes)+`)`, inserts.args()...)
 		}
@@ -255,9 +283,19 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 			idx[i], tbl[i] = int32(i), c.table
 			recs.add(c.rec)
 		}
-		q.Queue(`INSERT INTO `+s.ident(changelogTable)+` (idx, tbl, key, `+recordColumns+`)
-			SELECT * FROM unnest($1::int4[], $2::text[], `+placeholders(3, recordArrayTypes)+`)`,
-			append([]any{idx, tbl}, recs.args()...)...)
+		if copyPays(len(changes)) {
+			copies = append(copies, copyIn{table: changelogTable, columns: changelogColumns,
+				data: recs.copyData(func(c *copyTuples, i int) { c.int4(idx[i]); c.text(tbl[i]) })})
+		} else {
+			q.Queue(`INSERT INTO `+s.ident(changelogTable)+` (idx, tbl, key, `+recordColumns+`)
+				SELECT * FROM unnest($1::int4[], $2::text[], `+placeholders(3, recordArrayTypes)+`)`,
+				append([]any{idx, tbl}, recs.args()...)...)
+		}
+	}
+	for _, c := range copies {
+		if _, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(c.data), c.sql(s)); err != nil {
+			return 0, fmt.Errorf("apply batch: copy into %s: %w", c.table, err)
+		}
 	}
 	if len(losses) > 0 {
 		var recs recordArrays
@@ -286,7 +324,7 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 			append(append([]any{tbl}, recs.args()...), why, ww, wl, wo, string(s.region))...,
 		).QueryRow(func(row pgx.Row) error { return row.Scan(&conflicts) })
 	}
-	if b.From != "" {
+	if l.staged {
 		// The batch resolves writes From may have staged here.
 		var staged recordArrays
 		tbl := make([]string, 0, len(b.Writes))
@@ -350,6 +388,25 @@ func sortedKeys(m map[string]*keyState) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// copyIn is a COPY of new rows into one of the store's tables, in
+// PostgreSQL's binary format.
+type copyIn struct {
+	table   string
+	columns string
+	data    []byte
+}
+
+func (c copyIn) sql(s *Store) string {
+	return `COPY ` + s.ident(c.table) + ` (` + c.columns + `) FROM STDIN (FORMAT binary)`
+}
+
+// The columns COPY fills, in the order of recordArrays.copyData; the others
+// take their defaults (the changelog's tx and at).
+const (
+	dataColumns      = `key, ` + recordColumns
+	changelogColumns = `idx, tbl, ` + dataColumns
+)
 
 // recordArrayTypes are the array types of "key, "+recordColumns.
 var recordArrayTypes = []string{"text[]", "bytea[]", "int8[]", "int4[]", "text[]", "int8[]", "int4[]", "text[]", "int8[]", "bool[]"}

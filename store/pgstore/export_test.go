@@ -1,5 +1,10 @@
 package pgstore
 
+import "time"
+
 // SetBeforeCommit makes every Apply of s call fn after its writes are sent
 // and before it commits, so a test can hold a transaction open.
 func SetBeforeCommit(s *Store, fn func()) { s.beforeCommit = fn }
+
+// AlwaysCopy makes Apply write every new row with COPY.
+func AlwaysCopy(s *Store) { s.copySaving = time.Hour }

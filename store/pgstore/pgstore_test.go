@@ -19,9 +19,10 @@ import (
 var schemas atomic.Int64
 
 // newStore opens a store in a schema of its own on pool.
-func newStore(t testing.TB, pool *pgxpool.Pool, region xregion.Region) *pgstore.Store {
+func newStore(t testing.TB, pool *pgxpool.Pool, region xregion.Region, opts ...pgstore.Option) *pgstore.Store {
 	t.Helper()
-	s, err := pgstore.New(context.Background(), pool, region, pgstore.WithSchema(fmt.Sprintf("s%d", schemas.Add(1))))
+	opts = append([]pgstore.Option{pgstore.WithSchema(fmt.Sprintf("s%d", schemas.Add(1)))}, opts...)
+	s, err := pgstore.New(context.Background(), pool, region, opts...)
 	require.NoError(t, err)
 	return s
 }
@@ -30,6 +31,17 @@ func TestStore_Contract(t *testing.T) {
 	pool := regiontest.Database(t)
 	storetest.Run(t, func(t *testing.T, region xregion.Region) xregion.Store {
 		return newStore(t, pool, region)
+	})
+}
+
+// TestStore_ContractCopy runs the contract with every new row written by
+// COPY, the path large batches take.
+func TestStore_ContractCopy(t *testing.T) {
+	pool := regiontest.Database(t)
+	storetest.Run(t, func(t *testing.T, region xregion.Region) xregion.Store {
+		s := newStore(t, pool, region)
+		pgstore.AlwaysCopy(s)
+		return s
 	})
 }
 
@@ -76,20 +88,21 @@ func TestStore_Changes_OutboxTrap(t *testing.T) {
 
 	var read []xregion.Change
 	after := xregion.Position{}
-	readMore := func() {
+	readMore := func() error {
 		cs, err := other.Changes(ctx, xregion.ChangeQuery{After: after, Limit: 100})
-		require.NoError(t, err)
 		for _, c := range cs {
 			read = append(read, c)
 			after = c.Pos
 		}
+		return err
 	}
-	readMore() // a naive reader would get "second" here and move past "first"
+	// A naive reader would get "second" here and move past "first".
+	require.NoError(t, readMore())
 
 	close(release)
 	require.NoError(t, <-firstDone)
-	require.Eventually(t, func() bool { readMore(); return len(read) >= 2 }, 10*time.Second, 10*time.Millisecond)
-	readMore()
+	require.Eventually(t, func() bool { return readMore() == nil && len(read) >= 2 }, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, readMore())
 
 	require.Len(t, read, 2, "each change exactly once")
 	require.Equal(t, "first", read[0].Record.Key, "the transaction that took the lower place comes first")
@@ -111,18 +124,19 @@ func TestNew_RefusesAnotherRegionsSchema(t *testing.T) {
 
 func TestNew_Invalid(t *testing.T) {
 	pool := regiontest.Database(t)
-	for name, opts := range map[string]struct {
+	for name, c := range map[string]struct {
 		pool   *pgxpool.Pool
 		region xregion.Region
-		schema string
+		opts   []pgstore.Option
 	}{
-		"nil pool":        {nil, "a", "ok"},
-		"bad region":      {pool, "A B", "ok"},
-		"injected schema": {pool, "a", `x"; DROP SCHEMA public; --`},
-		"upper schema":    {pool, "a", "Xregion"},
+		"nil pool":        {nil, "a", nil},
+		"bad region":      {pool, "A B", nil},
+		"injected schema": {pool, "a", []pgstore.Option{pgstore.WithSchema(`x"; DROP SCHEMA public; --`)}},
+		"upper schema":    {pool, "a", []pgstore.Option{pgstore.WithSchema("Xregion")}},
+		"system schema":   {pool, "a", []pgstore.Option{pgstore.WithSchema("pg_xregion")}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := pgstore.New(t.Context(), opts.pool, opts.region, pgstore.WithSchema(opts.schema))
+			_, err := pgstore.New(t.Context(), c.pool, c.region, c.opts...)
 			require.ErrorIs(t, err, xregion.ErrInvalid)
 		})
 	}

@@ -1,6 +1,9 @@
 package pgstore
 
 import (
+	"encoding/binary"
+	"math"
+
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/xregion/xregion"
@@ -69,3 +72,81 @@ func (a *recordArrays) args() []any {
 	return []any{a.keys, a.values, a.walls, a.logicals, a.origins,
 		a.baseWalls, a.baseLogicals, a.baseOrigins, a.epochs, a.tombstones}
 }
+
+// copyData encodes the records as the tuples of a binary COPY into
+// "key, "+recordColumns, each after the fields prefix writes (nil: none).
+func (a *recordArrays) copyData(prefix func(c *copyTuples, i int)) []byte {
+	fields := 10
+	if prefix != nil {
+		fields = 12 // the changelog's idx and tbl
+	}
+	c := newCopyTuples(a.len() * 160)
+	for i := range a.len() {
+		c.tuple(fields)
+		if prefix != nil {
+			prefix(c, i)
+		}
+		c.text(a.keys[i])
+		c.bytea(a.values[i])
+		c.int8(a.walls[i])
+		c.int4(a.logicals[i])
+		c.text(a.origins[i])
+		c.int8(a.baseWalls[i])
+		c.int4(a.baseLogicals[i])
+		c.text(a.baseOrigins[i])
+		c.int8(a.epochs[i])
+		c.bool(a.tombstones[i])
+	}
+	return c.end()
+}
+
+// copyTuples builds the body of a binary COPY (PostgreSQL's "COPY BINARY"
+// file format): a header, tuples of length-prefixed fields in network byte
+// order, and a trailer. It is written for the store's own column types only.
+type copyTuples struct{ b []byte }
+
+func newCopyTuples(size int) *copyTuples {
+	b := make([]byte, 0, size+21)
+	b = append(b, "PGCOPY\n\xff\r\n\x00"...)
+	b = binary.BigEndian.AppendUint32(b, 0) // flags
+	b = binary.BigEndian.AppendUint32(b, 0) // header extension length
+	return &copyTuples{b}
+}
+
+func (c *copyTuples) tuple(fields int) { c.b = binary.BigEndian.AppendUint16(c.b, uint16(fields)) }
+
+func (c *copyTuples) text(v string) {
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(v)))
+	c.b = append(c.b, v...)
+}
+
+// bytea writes nil as NULL, as pgx does for the INSERT path.
+func (c *copyTuples) bytea(v []byte) {
+	if v == nil {
+		c.b = binary.BigEndian.AppendUint32(c.b, math.MaxUint32) // -1: NULL
+		return
+	}
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(v)))
+	c.b = append(c.b, v...)
+}
+
+func (c *copyTuples) int8(v int64) {
+	c.b = binary.BigEndian.AppendUint32(c.b, 8)
+	c.b = binary.BigEndian.AppendUint64(c.b, uint64(v))
+}
+
+func (c *copyTuples) int4(v int32) {
+	c.b = binary.BigEndian.AppendUint32(c.b, 4)
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(v))
+}
+
+func (c *copyTuples) bool(v bool) {
+	c.b = binary.BigEndian.AppendUint32(c.b, 1)
+	if v {
+		c.b = append(c.b, 1)
+	} else {
+		c.b = append(c.b, 0)
+	}
+}
+
+func (c *copyTuples) end() []byte { return binary.BigEndian.AppendUint16(c.b, math.MaxUint16) } // -1

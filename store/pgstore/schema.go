@@ -87,7 +87,8 @@ func (s *Store) setup(ctx context.Context) error {
 			key text COLLATE "C" NOT NULL,
 			` + recordColumnDefs + `,
 			staged_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
-		`CREATE INDEX IF NOT EXISTS _inbox_key ON ` + s.ident(inboxTable) + ` (key)`,
+		// Apply looks for a peer's staged writes, and removes those it resolved.
+		`CREATE INDEX IF NOT EXISTS _inbox_from_key ON ` + s.ident(inboxTable) + ` (from_region, key)`,
 	}
 	for _, stmt := range stmts {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
