@@ -167,3 +167,69 @@ func TestStore_Apply_OutcomeUnknown(t *testing.T) {
 		return err == nil
 	}, 10*time.Second, 20*time.Millisecond, "the held COMMIT was delivered after the heal, so the batch committed")
 }
+
+// TestStore_Apply_NeverScansATable grows a table from empty under Apply, as
+// a new region or a peer catching up does, and checks PostgreSQL's own
+// counters: no statement of Apply read a whole table. A plan cached while
+// the table was small once did, for every key of every batch.
+func TestStore_Apply_NeverScansATable(t *testing.T) {
+	ctx := t.Context()
+	shared := regiontest.Database(t)
+	// Each phase runs on a pool of its own, closed at its end: backends
+	// report their counters as they exit.
+	phase := func(run func(s *pgstore.Store)) {
+		pool, err := pgxpool.NewWithConfig(ctx, shared.Config())
+		require.NoError(t, err)
+		defer pool.Close()
+		s, err := pgstore.New(ctx, pool, "a")
+		require.NoError(t, err)
+		require.NoError(t, s.DefineTable(ctx, "orders", takeIncoming))
+		run(s)
+	}
+	// scans returns the whole-table scans of the store's tables so far
+	// (but for the one-row tables New reads), once the counters of the
+	// phase's backends have arrived.
+	scans := func(lookupsAtLeast int64) (seq int64) {
+		require.Eventually(t, func() bool {
+			var idx int64
+			err := shared.QueryRow(ctx, `SELECT coalesce(sum(seq_scan), 0), coalesce(sum(idx_scan), 0)
+				FROM pg_stat_user_tables WHERE schemaname = $1 AND relname NOT IN ('_meta', '_tables')`,
+				pgstore.DefaultSchema).Scan(&seq, &idx)
+			return err == nil && idx >= lookupsAtLeast
+		}, 10*time.Second, 20*time.Millisecond)
+		return seq
+	}
+
+	phase(func(s *pgstore.Store) { // creating tables and indexes scans them
+		_, err := s.Get(ctx, "orders", "k") // an index lookup, to see the counters arrive
+		require.ErrorIs(t, err, xregion.ErrNotFound)
+	})
+	before := scans(1)
+
+	batch := func(from xregion.Region, n, first int, wall int64) xregion.Batch {
+		b := xregion.Batch{From: from}
+		for i := range n {
+			b.Writes = append(b.Writes, xregion.Write{Table: "orders", Record: xregion.Record{
+				Key: fmt.Sprintf("k-%06d", first+i), Value: []byte("v"),
+				Version: xregion.Version{Time: xregion.Timestamp{WallTime: wall}, Region: "b"}}})
+		}
+		return b
+	}
+	phase(func(s *pgstore.Store) {
+		wall := int64(1)
+		for i := range 20 { // small batches: plans are made while the table is tiny
+			_, err := s.Apply(ctx, batch("", 1, i, wall))
+			require.NoError(t, err)
+			wall++
+		}
+		at := xregion.Position{}
+		for i := range 10 { // then the table grows; half of each batch updates
+			b := batch("b", 1000, i*500, wall)
+			b.After, b.Through = at, xregion.Position{Tx: uint64(i + 1)}
+			_, err := s.Apply(ctx, b)
+			require.NoError(t, err)
+			at, wall = b.Through, wall+1
+		}
+	})
+	require.Equal(t, before, scans(100), "whole-table scans by Apply")
+}
