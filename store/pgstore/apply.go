@@ -178,11 +178,9 @@ type locked struct {
 func (s *Store) lock(ctx context.Context, conn *pgxpool.Conn, from xregion.Region, watermarked bool, tables []string, keys map[string][]string) (locked, error) {
 	q := &pgx.Batch{}
 	q.Queue("BEGIN")
-	// Every statement of Apply finds its rows through an index. Without
-	// this, a plan cached while a table was small (a new region, a peer
-	// catching up) scans the whole table for each key of the batch, and
-	// keeps doing so as the table grows: a lock of 5,000 keys took a second
-	// on a table of 12,000 rows.
+	// Every statement of Apply finds its rows through an index, whatever
+	// plan is cached for it (see forEachRow): a lock of 5,000 keys once took
+	// a second on a table of 12,000 rows.
 	q.Queue("SET LOCAL enable_seqscan = off")
 	if watermarked {
 		q.Queue(`INSERT INTO `+s.ident(watermarkTable)+` (peer) VALUES ($1) ON CONFLICT DO NOTHING`, string(from))

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/xregion/xregion"
 )
 
@@ -38,17 +36,13 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 		args = append(args, string(q.Origin))
 	}
 	sql += ` ORDER BY tx, idx LIMIT $3`
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read changes: %w", err)
-	}
 	var (
 		out []xregion.Change
 		c   xregion.Change
 		p   position
 	)
 	dest := append([]any{&p.tx, &p.idx, &c.Table}, recordDest(&c.Record)...)
-	_, err = pgx.ForEachRow(rows, append(dest, &c.Time), func() error {
+	err := s.forEachRow(ctx, sql, args, append(dest, &c.Time), func() error {
 		c.Pos = p.position()
 		out = append(out, c)
 		c = xregion.Change{}
@@ -65,11 +59,6 @@ func (s *Store) LostUpdates(ctx context.Context, after int64, limit int) ([]xreg
 	if limit < 1 || limit > xregion.MaxChangeLimit {
 		return nil, &xregion.InvalidError{What: "ledger query", Reason: fmt.Sprintf("limit %d; want 1 to %d", limit, xregion.MaxChangeLimit)}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, tbl, key, `+recordColumns+`, reason, winner_wall, winner_logical, winner_origin, region, at
-		FROM `+s.ident(lostUpdateTable)+` WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read lost updates: %w", err)
-	}
 	var (
 		out    []xregion.LostUpdate
 		l      xregion.LostUpdate
@@ -77,7 +66,8 @@ func (s *Store) LostUpdates(ctx context.Context, after int64, limit int) ([]xreg
 	)
 	dest := append([]any{&l.ID, &l.Table}, recordDest(&l.Lost)...)
 	dest = append(dest, &reason, &l.Winner.Time.WallTime, &l.Winner.Time.Logical, (*string)(&l.Winner.Region), (*string)(&l.Region), &l.At)
-	_, err = pgx.ForEachRow(rows, dest, func() error {
+	err := s.forEachRow(ctx, `SELECT id, tbl, key, `+recordColumns+`, reason, winner_wall, winner_logical, winner_origin, region, at
+		FROM `+s.ident(lostUpdateTable)+` WHERE id > $1 ORDER BY id LIMIT $2`, []any{after, limit}, dest, func() error {
 		var err error
 		if l.Reason, err = xregion.ParseLossReason(reason); err != nil {
 			return err
@@ -105,23 +95,19 @@ func (s *Store) Backlog(ctx context.Context, after xregion.Position, origin xreg
 		head position
 		old  *time.Time
 	)
-	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(octet_length(key) + coalesce(octet_length(value), 0)), 0),
-			min(at), coalesce(max(tx), 0), clock_timestamp()
-		FROM `+s.ident(changelogTable)+` WHERE (tx, idx) > ($1, $2) AND origin = $3`,
-		p.tx, p.idx, string(origin)).Scan(&b.Changes, &b.Bytes, &old, &head.tx, &b.Now)
+	// The head is the last pending change: a backward scan of the index.
+	pending := s.ident(changelogTable) + ` WHERE (tx, idx) > ($1, $2) AND origin = $3`
+	last := `(SELECT %s FROM ` + pending + ` ORDER BY tx DESC, idx DESC LIMIT 1)`
+	err := s.forEachRow(ctx, `SELECT count(*), coalesce(sum(octet_length(key) + coalesce(octet_length(value), 0)), 0),
+			min(at), clock_timestamp(), coalesce(`+fmt.Sprintf(last, "tx")+`, 0), coalesce(`+fmt.Sprintf(last, "idx")+`, 0)
+		FROM `+pending, []any{p.tx, p.idx, string(origin)},
+		[]any{&b.Changes, &b.Bytes, &old, &b.Now, &head.tx, &head.idx}, func() error { return nil })
 	if err != nil {
 		return xregion.Backlog{}, fmt.Errorf("read backlog: %w", err)
 	}
 	if old != nil {
 		b.Oldest = *old
 	}
-	if b.Changes > 0 {
-		err = s.pool.QueryRow(ctx, `SELECT max(idx) FROM `+s.ident(changelogTable)+` WHERE tx = $1 AND origin = $2`,
-			head.tx, string(origin)).Scan(&head.idx)
-		if err != nil {
-			return xregion.Backlog{}, fmt.Errorf("read backlog: %w", err)
-		}
-		b.Head = head.position()
-	}
+	b.Head = head.position()
 	return b, nil
 }

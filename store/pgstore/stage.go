@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/xregion/xregion"
 )
 
@@ -44,11 +42,6 @@ const stagedPage = 1000
 func (s *Store) ApplyStaged(ctx context.Context) (xregion.Result, error) {
 	var total xregion.Result
 	for {
-		rows, err := s.pool.Query(ctx, `SELECT from_region, tbl, key, `+recordColumns+`
-			FROM `+s.ident(inboxTable)+` ORDER BY id LIMIT $1`, stagedPage)
-		if err != nil {
-			return total, fmt.Errorf("read staged writes: %w", err)
-		}
 		var (
 			from, table string
 			rec         xregion.Record
@@ -56,16 +49,18 @@ func (s *Store) ApplyStaged(ctx context.Context) (xregion.Result, error) {
 			byFrom      = map[xregion.Region][]xregion.Write{}
 			n           int
 		)
-		_, err = pgx.ForEachRow(rows, append([]any{&from, &table}, recordDest(&rec)...), func() error {
-			f := xregion.Region(from)
-			if byFrom[f] == nil {
-				order = append(order, f)
-			}
-			byFrom[f] = append(byFrom[f], xregion.Write{Table: table, Record: rec})
-			rec = xregion.Record{}
-			n++
-			return nil
-		})
+		err := s.forEachRow(ctx, `SELECT from_region, tbl, key, `+recordColumns+`
+			FROM `+s.ident(inboxTable)+` ORDER BY id LIMIT $1`, []any{stagedPage},
+			append([]any{&from, &table}, recordDest(&rec)...), func() error {
+				f := xregion.Region(from)
+				if byFrom[f] == nil {
+					order = append(order, f)
+				}
+				byFrom[f] = append(byFrom[f], xregion.Write{Table: table, Record: rec})
+				rec = xregion.Record{}
+				n++
+				return nil
+			})
 		if err != nil {
 			return total, fmt.Errorf("read staged writes: %w", err)
 		}

@@ -124,14 +124,17 @@ func (s *Store) Get(ctx context.Context, table, key string) (xregion.Record, err
 	if err := xregion.ValidateKey(key); err != nil {
 		return xregion.Record{}, err
 	}
-	row := s.pool.QueryRow(ctx, `SELECT key, `+recordColumns+` FROM `+s.ident(table)+` WHERE key = $1`, key)
-	var r xregion.Record
-	err := row.Scan(recordDest(&r)...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return xregion.Record{}, fmt.Errorf("%w: %s %q", xregion.ErrNotFound, table, key)
-	}
-	if err != nil {
+	var (
+		r     xregion.Record
+		found bool
+	)
+	err := s.forEachRow(ctx, `SELECT key, `+recordColumns+` FROM `+s.ident(table)+` WHERE key = $1`, []any{key},
+		recordDest(&r), func() error { found = true; return nil })
+	switch {
+	case err != nil:
 		return xregion.Record{}, fmt.Errorf("get %s %q: %w", table, key, err)
+	case !found:
+		return xregion.Record{}, fmt.Errorf("%w: %s %q", xregion.ErrNotFound, table, key)
 	}
 	return r, nil
 }
@@ -150,4 +153,24 @@ func (s *Store) Watermark(ctx context.Context, peer xregion.Region) (xregion.Pos
 		return xregion.Position{}, fmt.Errorf("read watermark of %s: %w", peer, err)
 	}
 	return p.position(), nil
+}
+
+// forEachRow runs a query as pgx.ForEachRow does, calling fn after each row
+// is scanned into dest, in a read-only transaction of its own with
+// sequential scans turned off, all in one round trip. PostgreSQL switches a
+// prepared statement (pgx prepares every query) to a generic plan after
+// five runs, and a generic plan made while a table was nearly empty (a new
+// region, a peer catching up) scans the whole table, and keeps doing so as
+// the table grows. Every query of the store has an index to use; this makes
+// PostgreSQL use it. Apply does the same in its own transaction.
+func (s *Store) forEachRow(ctx context.Context, sql string, args []any, dest []any, fn func() error) error {
+	q := &pgx.Batch{}
+	q.Queue("BEGIN READ ONLY")
+	q.Queue("SET LOCAL enable_seqscan = off")
+	q.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, dest, fn)
+		return err
+	})
+	q.Queue("COMMIT")
+	return s.pool.SendBatch(ctx, q).Close()
 }
