@@ -7,15 +7,18 @@
 // way).
 //
 // Drain. The proxy blackholes b while -backlog writes commit in a, each a
-// single record in its own transaction (Async.Write), from -writers
-// concurrent writers. Then b returns, and the clock runs until b's watermark
+// single-record Async.Write from one of -writers concurrent writers
+// (concurrent writes share a's transactions, as in any service using
+// Async). Then b returns, and the clock runs until b's watermark
 // for a reaches the last of those writes: drain_rows_per_s is backlog_rows /
 // drain_s. The shipper's time is split between reading a's changelog
 // (Store.Changes) and applying batches in b (Store.Apply), which says where
 // a slow drain spends its time.
 //
-// Steady. -rate writes per second for -steady, b up. The RPO is taken two
-// ways:
+// Steady. -rate writes per second for -steady, b up, after a CHECKPOINT
+// that writes out the pages the drain dirtied (else their write-out stalls
+// the steady phase's commits for hundreds of milliseconds, a cost of the
+// drain). The RPO is taken two ways:
 //
 //   - rpo_p50_ms, rpo_p99_ms: the live RPO as Async.Lag reports it (the age
 //     of the oldest change a holds that b has not applied; 0 when b has them
@@ -95,7 +98,7 @@ func main() {
 	var cfg config
 	flag.StringVar(&cfg.dsn, "pg", regiontest.DSN(), "PostgreSQL server to create the regions' databases on (default: $XREGION_TEST_PG or the test server)")
 	flag.IntVar(&cfg.backlog, "backlog", 200_000, "writes committed in a while b is dark (0 skips the drain)")
-	flag.IntVar(&cfg.writers, "writers", 16, "concurrent writers")
+	flag.IntVar(&cfg.writers, "writers", 64, "concurrent writers: enough to offer -rate while each write waits a few ms for its commit (they share transactions)")
 	flag.IntVar(&cfg.batch, "batch", 5000, "most changes the shipper sends in one batch (replicate.BatchSize)")
 	flag.IntVar(&cfg.rate, "rate", 5000, "steady load, writes per second")
 	flag.DurationVar(&cfg.steady, "steady", 20*time.Second, "how long the steady load runs (0 skips it)")
@@ -161,7 +164,9 @@ func (t *timed) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 }
 
 func run(ctx context.Context, out io.Writer, cfg config) error {
-	r, err := openRegions(ctx, cfg.dsn, int32(cfg.writers+8))
+	// Writers share the local committer's transactions (replicate's
+	// MaxInFlight, 8), so a few connections beyond those serve everything.
+	r, err := openRegions(ctx, cfg.dsn, 16)
 	if err != nil {
 		return err
 	}
@@ -217,6 +222,13 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		}
 	}
 	if cfg.steady > 0 {
+		if cfg.backlog > 0 {
+			// The drain dirtied hundreds of megabytes of pages; writing
+			// them out in the steady phase stalls its commits.
+			if err := r.settle(ctx); err != nil {
+				return fmt.Errorf("checkpoint after the drain: %w", err)
+			}
+		}
 		say("\nsteady\n")
 		if err := steady(ctx, cfg, rep, a, b, r.a, &f, say); err != nil {
 			return fmt.Errorf("steady: %w", err)

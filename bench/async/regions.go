@@ -26,6 +26,9 @@ type regions struct {
 	a, b   *pgxpool.Pool     // b's connects through proxy
 	proxy  *regiontest.Proxy // set the delay with SetLatency
 	close  func()            // closes the pools and drops the databases
+	// settle writes out the server's dirty pages (CHECKPOINT), so that a
+	// phase does not pay for the pages the one before it left.
+	settle func(context.Context) error
 }
 
 // openRegions creates the databases; each pool holds up to conns
@@ -108,5 +111,9 @@ func openRegions(ctx context.Context, dsn string, conns int32) (_ *regions, err 
 	return &regions{
 		server: fmt.Sprintf("PostgreSQL %s at %s", version, upstream),
 		a:      a, b: b, proxy: proxy, close: closeAll,
+		settle: func(ctx context.Context) error {
+			_, err := admin.Exec(ctx, "CHECKPOINT")
+			return err
+		},
 	}, nil
 }
