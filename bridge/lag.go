@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/replicate"
 )
 
 // State is what a partition's bridging is doing.
@@ -86,6 +89,25 @@ type PartitionLag struct {
 	// FailingSince is when the current run of failures began; zero when
 	// not failing.
 	FailingSince time.Time
+}
+
+// ReplicationLag reports Lag in the replicate package's terms, one PeerLag
+// for the target cluster, so that the live RPO of messaging is exported and
+// alerted on beside the databases':
+//
+//	reg.MustRegister(replicate.NewLagCollector("tier1", replicate.LagFunc(b.ReplicationLag)))
+//
+// Err is the bridge's error, or else the first failing partition's.
+func (b *Bridge) ReplicationLag(context.Context) ([]replicate.PeerLag, error) {
+	l := b.Lag()
+	err := l.Err
+	for _, p := range l.Partitions {
+		if err == nil {
+			err = p.Err
+		}
+	}
+	return []replicate.PeerLag{{Peer: xregion.Region(l.To), RPO: l.RPO, Pending: l.Pending,
+		LastContact: l.LastContact, State: l.State, Err: err}}, nil
 }
 
 // Lag reports the bridge's lag now, from the last measurement.

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/xregion/xregion/bridge"
+	"github.com/xregion/xregion/replicate"
 )
 
 // produceSized writes messages to partition p of topic; values of the sizes
@@ -153,6 +154,8 @@ func TestBridge_PausedPartition(t *testing.T) {
 	br, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"},
 		fast(t, bridge.WithMetrics(m), bridge.PauseAfter(300*time.Millisecond))...)
 	require.NoError(t, err)
+	// The messaging RPO, exported as the databases' is.
+	reg.MustRegister(replicate.NewLagCollector("tier1", replicate.LagFunc(br.ReplicationLag)))
 	stop := running(t, br)
 	require.Eventually(t, func() bool {
 		l := br.Lag()
@@ -169,11 +172,17 @@ func TestBridge_PausedPartition(t *testing.T) {
 	require.Positive(t, l.RPO)
 	require.Equal(t, 1.0, sumMetric(t, reg, "xregion_bridge_partition_paused"))
 	require.Equal(t, 100.0, sumMetric(t, reg, "xregion_bridge_records_lag"))
+	require.Positive(t, sumMetric(t, reg, "xregion_replication_rpo_seconds"))
+	require.Equal(t, 100.0, sumMetric(t, reg, "xregion_replication_pending_changes"))
+	require.Equal(t, 0.0, sumMetric(t, reg, "xregion_replication_peer_up"), "a failing partition")
 
 	fault.Remove()
 	waitCaughtUp(t, br, 3, b.KafkaBrokers(), "orders", 300)
 	require.Eventually(t, func() bool { return sumMetric(t, reg, "xregion_bridge_partition_paused") == 0 },
 		10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return sumMetric(t, reg, "xregion_replication_rpo_seconds") == 0 && sumMetric(t, reg, "xregion_replication_peer_up") == 1
+	}, 10*time.Second, 10*time.Millisecond)
 	require.ErrorIs(t, stop(), context.Canceled)
 	requireMirrored(t, "xregion-a", readTopic(t, a.KafkaBrokers(), "orders"), readTopic(t, b.KafkaBrokers(), "orders"))
 }

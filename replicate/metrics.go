@@ -45,10 +45,18 @@ func (m *Metrics) observeSync(d time.Duration, err error) {
 	m.syncWrite.WithLabelValues(result).Observe(d.Seconds())
 }
 
-// Lagger is what reports lag: *Async, *Sync, *Snapshot.
+// Lagger is what reports lag: *Async, *Sync, *Snapshot, or a LagFunc.
 type Lagger interface {
 	Lag(ctx context.Context) ([]PeerLag, error)
 }
+
+// LagFunc adapts a function to Lagger, for lag measured by something other
+// than a replicator: a Kafka bridge's (bridge.Bridge.ReplicationLag), so
+// that the RPO of messaging is exported and watched beside the databases'.
+type LagFunc func(ctx context.Context) ([]PeerLag, error)
+
+// Lag calls f.
+func (f LagFunc) Lag(ctx context.Context) ([]PeerLag, error) { return f(ctx) }
 
 // LagCollector exports a replicator's lag, measured at each scrape, labelled
 // by tier and peer.
