@@ -53,6 +53,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/bench/internal/pgregions"
 	"github.com/xregion/xregion/lww"
 	"github.com/xregion/xregion/regiontest"
 	"github.com/xregion/xregion/replicate"
@@ -166,12 +167,12 @@ func (t *timed) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 func run(ctx context.Context, out io.Writer, cfg config) error {
 	// Writers share the local committer's transactions (replicate's
 	// MaxInFlight, 8), so a few connections beyond those serve everything.
-	r, err := openRegions(ctx, cfg.dsn, 16)
+	r, err := pgregions.Open(ctx, cfg.dsn, "xr_async_", 16)
 	if err != nil {
 		return err
 	}
-	defer r.close()
-	r.proxy.SetLatency(cfg.delay)
+	defer r.Close()
+	r.Proxy.SetLatency(cfg.delay)
 
 	// Each region has its clock; a's stamps the writes and both resolve
 	// with their own, as in two processes.
@@ -182,7 +183,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	for _, side := range []struct {
 		region xregion.Region
 		pool   *pgxpool.Pool
-	}{{"a", r.a}, {"b", r.b}} {
+	}{{"a", r.A}, {"b", r.B}} {
 		clock, err := xregion.NewClock(xregion.SystemClock{})
 		if err != nil {
 			return err
@@ -214,10 +215,10 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		}
 	}
 	say("async replication on %s: region a direct, region b through a proxy, %s each way; BatchSize %d, %d writers\n",
-		r.server, cfg.delay, cfg.batch, cfg.writers)
+		r.Server, cfg.delay, cfg.batch, cfg.writers)
 	if cfg.backlog > 0 {
 		say("\ndrain\n")
-		if err := drain(ctx, cfg, rep, a, b, r.proxy, &f, say); err != nil {
+		if err := drain(ctx, cfg, rep, a, b, r.Proxy, &f, say); err != nil {
 			return fmt.Errorf("drain: %w", err)
 		}
 	}
@@ -225,12 +226,12 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		if cfg.backlog > 0 {
 			// The drain dirtied hundreds of megabytes of pages; writing
 			// them out in the steady phase stalls its commits.
-			if err := r.settle(ctx); err != nil {
+			if err := r.Settle(ctx); err != nil {
 				return fmt.Errorf("checkpoint after the drain: %w", err)
 			}
 		}
 		say("\nsteady\n")
-		if err := steady(ctx, cfg, rep, a, b, r.a, &f, say); err != nil {
+		if err := steady(ctx, cfg, rep, a, b, r.A, &f, say); err != nil {
 			return fmt.Errorf("steady: %w", err)
 		}
 	}

@@ -49,6 +49,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/bench/internal/pgregions"
 	"github.com/xregion/xregion/lww"
 	"github.com/xregion/xregion/regiontest"
 	"github.com/xregion/xregion/replicate"
@@ -145,7 +146,7 @@ type row struct {
 // mode has a schema of its own, so a replicator ships only its own writes).
 type bench struct {
 	cfg   config
-	r     *regions
+	r     *pgregions.Regions
 	clock *xregion.Clock
 	a, b  map[string]xregion.Store
 }
@@ -153,11 +154,11 @@ type bench struct {
 func run(ctx context.Context, out io.Writer, cfg config) error {
 	// a: every writer, and the shipper, lease and lag readers; b: Sync's
 	// batches in flight, the shipper and its heartbeat.
-	r, err := openRegions(ctx, cfg.dsn, int32(max(slices.Max(cfg.writers), cfg.inFlight)+8))
+	r, err := pgregions.Open(ctx, cfg.dsn, "xr_rpo0_", int32(max(slices.Max(cfg.writers), cfg.inFlight)+8))
 	if err != nil {
 		return err
 	}
-	defer r.close()
+	defer r.Close()
 	clock, err := xregion.NewClock(xregion.SystemClock{})
 	if err != nil {
 		return err
@@ -173,7 +174,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 			region xregion.Region
 			clock  *xregion.Clock
 			stores map[string]xregion.Store
-		}{{r.a, "a", clock, b.a}, {r.b, "b", clockB, b.b}} {
+		}{{r.A, "a", clock, b.a}, {r.B, "b", clockB, b.b}} {
 			st, err := pgstore.New(ctx, side.pool, side.region, pgstore.WithSchema(mode))
 			if err != nil {
 				return fmt.Errorf("open %s store of %s: %w", mode, side.region, err)
@@ -190,7 +191,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	}
 
 	if !cfg.json {
-		fmt.Fprintf(out, "RPO 0 write cost on %s: region a direct, region b through a proxy adding the one-way delay each way\n", r.server)
+		fmt.Fprintf(out, "RPO 0 write cost on %s: region a direct, region b through a proxy adding the one-way delay each way\n", r.Server)
 		fmt.Fprintf(out, "%s per row, in %d slices interleaved across the delays, each after %s of warm-up; one %d-byte record per write; sync MaxInFlight %d\n\n",
 			cfg.duration, rounds, sliceWarmup, valueSize, cfg.inFlight)
 	}
@@ -214,7 +215,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 			return err
 		}
 		measure := func(round int, delay time.Duration, warm, d time.Duration) ([]time.Duration, error) {
-			r.proxy.SetLatency(delay)
+			r.Proxy.SetLatency(delay)
 			l, err := b.slice(ctx, c.writers, warm, d, func(ctx context.Context, w, i int) error {
 				return op(ctx, fmt.Sprintf("%d-%s-%d-%d-%d", round, delay, c.writers, w, i))
 			})
@@ -291,7 +292,7 @@ func (b *bench) start(mode string) (op func(ctx context.Context, key string) err
 	case "roundtrip":
 		return func(ctx context.Context, _ string) error {
 			var one int
-			return b.r.b.QueryRow(ctx, "SELECT 1").Scan(&one)
+			return b.r.B.QueryRow(ctx, "SELECT 1").Scan(&one)
 		}, nil, func() {}, nil
 	case "local":
 		return func(ctx context.Context, key string) error {

@@ -1,4 +1,9 @@
-package main
+// Package pgregions opens the two regions a benchmark program measures: two
+// databases created for the run on one PostgreSQL server, region a's used
+// directly and region b's reached through a regiontest.Proxy that adds the
+// one-way delay in each direction, as a link between regions would. Close
+// drops them again.
+package pgregions
 
 import (
 	"context"
@@ -17,23 +22,29 @@ import (
 	"github.com/xregion/xregion/regiontest"
 )
 
-// regions are two PostgreSQL databases created on one server for the run:
-// region a's, which the writers use directly, and region b's, reached
-// through a regiontest.Proxy that adds the one-way delay in each direction,
-// as a link between regions would.
-type regions struct {
-	server string            // "PostgreSQL 15.x at host:port"
-	a, b   *pgxpool.Pool     // b's connects through proxy
-	proxy  *regiontest.Proxy // set the delay with SetLatency
-	close  func()            // closes the pools and drops the databases
-	// settle writes out the server's dirty pages (CHECKPOINT), so that a
-	// phase does not pay for the pages the one before it left.
-	settle func(context.Context) error
+// Regions are the two databases of a run.
+type Regions struct {
+	Server string            // "PostgreSQL 15.x at host:port"
+	A, B   *pgxpool.Pool     // B's connects through Proxy
+	Proxy  *regiontest.Proxy // set the delay with SetLatency
+	admin  *pgx.Conn
+	close  func()
 }
 
-// openRegions creates the databases; each pool holds up to conns
-// connections.
-func openRegions(ctx context.Context, dsn string, conns int32) (_ *regions, err error) {
+// Close closes the pools and drops the databases.
+func (r *Regions) Close() { r.close() }
+
+// Settle writes out the server's dirty pages (CHECKPOINT), so that a phase
+// of a benchmark does not pay for the pages the one before it left.
+func (r *Regions) Settle(ctx context.Context) error {
+	_, err := r.admin.Exec(ctx, "CHECKPOINT")
+	return err
+}
+
+// Open creates the two databases, named prefix plus a random suffix and
+// "_a" or "_b", on the server dsn names; each pool holds up to conns
+// connections. Close drops them.
+func Open(ctx context.Context, dsn, prefix string, conns int32) (_ *Regions, err error) {
 	admin, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
@@ -60,7 +71,7 @@ func openRegions(ctx context.Context, dsn string, conns int32) (_ *regions, err 
 	rand.Read(suffix)
 	var dbs []string
 	for _, r := range []string{"a", "b"} {
-		name := "xr_async_" + hex.EncodeToString(suffix) + "_" + r
+		name := prefix + hex.EncodeToString(suffix) + "_" + r
 		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 			return nil, fmt.Errorf("create database %s: %w", name, err)
 		}
@@ -108,12 +119,8 @@ func openRegions(ctx context.Context, dsn string, conns int32) (_ *regions, err 
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { proxy.Close() }) // before b's pool: nothing waits in it
-	return &regions{
-		server: fmt.Sprintf("PostgreSQL %s at %s", version, upstream),
-		a:      a, b: b, proxy: proxy, close: closeAll,
-		settle: func(ctx context.Context) error {
-			_, err := admin.Exec(ctx, "CHECKPOINT")
-			return err
-		},
+	return &Regions{
+		Server: fmt.Sprintf("PostgreSQL %s at %s", version, upstream),
+		A:      a, B: b, Proxy: proxy, admin: admin, close: closeAll,
 	}, nil
 }
