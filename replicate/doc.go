@@ -25,15 +25,17 @@
 //
 // # Asynchronous: Async
 //
-// A write commits in the local store only. One shipper per peer tails the
-// local changelog (Store.Changes, which is safe against the outbox trap) and
+// A write commits in the local store only; concurrent writes share local
+// transactions (group commit, MaxInFlight at a time), so many writers do not
+// pay one commit each. One shipper per peer tails the local changelog (Store.Changes, which is safe against the outbox trap) and
 // applies batches on the peer, each together with the peer's watermark in one
 // transaction. After a crash or a dropped connection, a shipper resumes from
 // the peer's watermark: nothing is applied twice, nothing is skipped, and each
 // key's changes arrive in the order they were made. A batch is what has
 // accumulated since the last one, up to BatchSize, sent as soon as the last
-// was acknowledged: latency first, and larger batches under load. Retries back
-// off exponentially with full jitter.
+// was acknowledged: latency first, and larger batches under load. The next
+// batch is read while the peer applies the current one. Retries back off
+// exponentially with full jitter.
 //
 // Each region ships only the writes it originated, so two regions
 // replicating to each other do not echo. Several processes may run the same
@@ -54,9 +56,9 @@
 // and becomes visible in the peer a moment after the acknowledgement. A region
 // taking over from a failed peer first runs Stager.ApplyStaged.
 //
-// Concurrent writers share round trips: each peer gets one batch for all the
-// writes waiting when it has a free slot (MaxInFlight), so N writers do not
-// cost N sequential round trips.
+// Concurrent writers share round trips: the local store and each peer get
+// one batch for all the writes waiting when they have a free slot
+// (MaxInFlight), so N writers do not cost N sequential round trips.
 //
 // When a peer stops answering, the policy decides. Strict fails the write
 // at its context's deadline with a *SyncError and never acknowledges it.
