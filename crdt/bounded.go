@@ -270,42 +270,6 @@ func (c BoundedCounter) Merge(o BoundedCounter) BoundedCounter {
 	}
 }
 
-// mergeSorted merges two sorted lists, joining the items both hold, and
-// shares an argument's slice when the other is empty.
-func mergeSorted[T any](a, b []T, compare func(T, T) int, join func(T, T) T) []T {
-	if len(b) == 0 {
-		return a
-	}
-	if len(a) == 0 {
-		return b
-	}
-	out := make([]T, 0, max(len(a), len(b)))
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		var c int
-		switch {
-		case j == len(b):
-			c = -1
-		case i == len(a):
-			c = 1
-		default:
-			c = compare(a[i], b[j])
-		}
-		switch {
-		case c < 0:
-			out = append(out, a[i])
-			i++
-		case c > 0:
-			out = append(out, b[j])
-			j++
-		default:
-			out = append(out, join(a[i], b[j]))
-			i, j = i+1, j+1
-		}
-	}
-	return out
-}
-
 // appendBody writes: the region table (uvarint count, names sorted), then
 // per region its increments and decrements (uvarints), then the transfers:
 // uvarint count, and each as from index, to index, amount, sorted.

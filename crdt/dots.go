@@ -191,22 +191,8 @@ func joinVV(a, b []vvEntry) []vvEntry {
 	if dominatesVV(b, a) {
 		return b
 	}
-	out := make([]vvEntry, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case j == len(b) || i < len(a) && a[i].region < b[j].region:
-			out = append(out, a[i])
-			i++
-		case i == len(a) || b[j].region < a[i].region:
-			out = append(out, b[j])
-			j++
-		default:
-			out = append(out, vvEntry{a[i].region, max(a[i].n, b[j].n)})
-			i, j = i+1, j+1
-		}
-	}
-	return out
+	return mergeSorted(a, b, func(x, y vvEntry) int { return cmp.Compare(x.region, y.region) },
+		func(x, y vvEntry) vvEntry { return vvEntry{x.region, max(x.n, y.n)} })
 }
 
 // dominatesVV reports whether a covers every entry of b.
@@ -228,37 +214,7 @@ func dominatesVV(a, b []vvEntry) bool {
 
 // unionDots merges two sorted dot lists without duplicates.
 func unionDots(a, b []dot) []dot {
-	if len(b) == 0 {
-		return a
-	}
-	if len(a) == 0 {
-		return b
-	}
-	out := make([]dot, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case j == len(b):
-			out = append(out, a[i])
-			i++
-		case i == len(a):
-			out = append(out, b[j])
-			j++
-		default:
-			switch c := a[i].compare(b[j]); {
-			case c < 0:
-				out = append(out, a[i])
-				i++
-			case c > 0:
-				out = append(out, b[j])
-				j++
-			default:
-				out = append(out, a[i])
-				i, j = i+1, j+1
-			}
-		}
-	}
-	return out
+	return mergeSorted(a, b, dot.compare, func(x, _ dot) dot { return x })
 }
 
 // compact folds into the sorted vector vv every cloud dot it covers or that
@@ -313,33 +269,20 @@ func joinDots(a []dot, ac *coverage, b []dot, bc *coverage) []dot {
 		return a
 	}
 	var out []dot
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		var c int
+	walkSorted(a, b, dot.compare, func(x, y *dot) {
 		switch {
-		case j == len(b):
-			c = -1
-		case i == len(a):
-			c = 1
-		default:
-			c = a[i].compare(b[j])
-		}
-		switch {
-		case c == 0:
-			out = append(out, a[i])
-			i, j = i+1, j+1
-		case c < 0:
-			if !bc.covers(a[i]) {
-				out = append(out, a[i])
+		case x != nil && y != nil:
+			out = append(out, *x)
+		case x != nil:
+			if !bc.covers(*x) {
+				out = append(out, *x)
 			}
-			i++
 		default:
-			if !ac.covers(b[j]) {
-				out = append(out, b[j])
+			if !ac.covers(*y) {
+				out = append(out, *y)
 			}
-			j++
 		}
-	}
+	})
 	return out
 }
 

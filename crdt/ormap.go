@@ -216,31 +216,18 @@ func (m ORMap) Merge(o ORMap) ORMap {
 			out.entries = append(out.entries, mapEntry{key: e.key, vals: kept})
 		}
 	}
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		var c int
+	walkSorted(a, b, func(x, y mapEntry) int { return x.key.compare(y.key) }, func(x, y *mapEntry) {
 		switch {
-		case j == len(b):
-			c = -1
-		case i == len(a):
-			c = 1
-		default:
-			c = a[i].key.compare(b[j].key)
-		}
-		switch {
-		case c == 0:
-			if vals := joinVals(a[i].vals, m.ctx, b[j].vals, o.ctx); len(vals) > 0 {
-				out.entries = append(out.entries, mapEntry{key: a[i].key, vals: vals})
+		case x != nil && y != nil:
+			if vals := joinVals(x.vals, m.ctx, y.vals, o.ctx); len(vals) > 0 {
+				out.entries = append(out.entries, mapEntry{key: x.key, vals: vals})
 			}
-			i, j = i+1, j+1
-		case c < 0:
-			onlyIn(a[i], o.ctx)
-			i++
+		case x != nil:
+			onlyIn(*x, o.ctx)
 		default:
-			onlyIn(b[j], m.ctx)
-			j++
+			onlyIn(*y, m.ctx)
 		}
-	}
+	})
 	return out
 }
 
@@ -249,33 +236,20 @@ func (m ORMap) Merge(o ORMap) ORMap {
 // values are merged, which keeps Merge a join.
 func joinVals(a []mapVal, ac causalContext, b []mapVal, bc causalContext) []mapVal {
 	var out []mapVal
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		var c int
+	walkSorted(a, b, func(x, y mapVal) int { return x.d.compare(y.d) }, func(x, y *mapVal) {
 		switch {
-		case j == len(b):
-			c = -1
-		case i == len(a):
-			c = 1
-		default:
-			c = a[i].d.compare(b[j].d)
-		}
-		switch {
-		case c == 0:
-			out = append(out, mapVal{d: a[i].d, v: mergeSame(a[i].v, b[j].v)})
-			i, j = i+1, j+1
-		case c < 0:
-			if !bc.covers(a[i].d) {
-				out = append(out, a[i])
+		case x != nil && y != nil:
+			out = append(out, mapVal{d: x.d, v: mergeSame(x.v, y.v)})
+		case x != nil:
+			if !bc.covers(x.d) {
+				out = append(out, *x)
 			}
-			i++
 		default:
-			if !ac.covers(b[j].d) {
-				out = append(out, b[j])
+			if !ac.covers(y.d) {
+				out = append(out, *y)
 			}
-			j++
 		}
-	}
+	})
 	return out
 }
 
