@@ -251,6 +251,8 @@ func (p *Proxy) read(l *link, src net.Conn, q chan<- chunk) {
 // write delivers queued chunks to dst, each at its due time and only while
 // the proxy is not blackholed; the end of the stream becomes a half-close.
 func (p *Proxy) write(l *link, dst net.Conn, q <-chan chunk) {
+	w := newWaiter()
+	defer w.close()
 	for {
 		var c chunk
 		select {
@@ -258,7 +260,7 @@ func (p *Proxy) write(l *link, dst net.Conn, q <-chan chunk) {
 		case <-l.ctx.Done():
 			return
 		}
-		if !p.pass(l.ctx, c.due) {
+		if !w.until(l.ctx, c.due) || !p.open(l.ctx) {
 			return
 		}
 		if len(c.data) > 0 {
@@ -276,19 +278,16 @@ func (p *Proxy) write(l *link, dst net.Conn, q <-chan chunk) {
 	}
 }
 
-// pass waits until due and then until the proxy is not blackholed. It reports
-// false if ctx ended first.
-func (p *Proxy) pass(ctx context.Context, due time.Time) bool {
-	if d := time.Until(due); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return false
-		}
+// sleepTimer waits d on Go's timers; it reports false if ctx ended first.
+func sleepTimer(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
-	return p.open(ctx)
 }
 
 // open waits until the proxy is not blackholed. It reports false if ctx ended

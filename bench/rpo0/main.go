@@ -40,6 +40,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,8 +62,10 @@ type config struct {
 	delays   []time.Duration // one way
 	writers  []int
 	duration time.Duration
-	inFlight int // Sync's MaxInFlight
+	inFlight int      // Sync's MaxInFlight
+	modes    []string // of local, async, sync
 	json     bool
+	profile  string // CPU profile file, or ""
 }
 
 const (
@@ -74,20 +77,25 @@ const (
 
 func main() {
 	var (
-		cfg             config
-		delays, writers string
+		cfg                    config
+		delays, writers, modes string
 	)
 	flag.StringVar(&cfg.dsn, "pg", regiontest.DSN(), "PostgreSQL server to create the regions' databases on (default: $XREGION_TEST_PG or the test server)")
 	flag.StringVar(&delays, "delays", "0ms,5ms,20ms", "one-way delays between the regions, comma-separated")
 	flag.StringVar(&writers, "writers", "1,16", "numbers of concurrent writers, comma-separated")
 	flag.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each row measures")
 	flag.IntVar(&cfg.inFlight, "inflight", replicate.DefaultMaxInFlight, "sync: batches in flight to b at a time (replicate.MaxInFlight)")
+	flag.StringVar(&modes, "modes", "local,async,sync", "modes to measure, comma-separated")
 	flag.BoolVar(&cfg.json, "json", false, "print one JSON object per row instead of the table")
+	flag.StringVar(&cfg.profile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 
 	var err error
 	if cfg.delays, err = parseDelays(delays); err == nil {
 		cfg.writers, err = parseWriters(writers)
+	}
+	if err == nil {
+		cfg.modes, err = parseModes(modes)
 	}
 	switch {
 	case err != nil:
@@ -102,6 +110,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if cfg.profile != "" {
+		stopProfile, err := startProfile(cfg.profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rpo0:", err)
+			os.Exit(1)
+		}
+		defer stopProfile()
+	}
 	if err := run(ctx, os.Stdout, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "rpo0:", err)
 		os.Exit(1)
@@ -118,6 +134,31 @@ func parseDelays(s string) ([]time.Duration, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+func parseModes(s string) ([]string, error) {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		m := strings.TrimSpace(f)
+		if !slices.Contains([]string{"local", "async", "sync"}, m) {
+			return nil, fmt.Errorf("-modes %q: %q is not local, async or sync", s, f)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// startProfile starts a CPU profile into file and returns what stops it.
+func startProfile(file string) (func(), error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func parseWriters(s string) ([]int, error) {
@@ -204,7 +245,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	}
 	cells := []cell{{"roundtrip", 1}}
 	for _, n := range cfg.writers {
-		for _, mode := range []string{"local", "async", "sync"} {
+		for _, mode := range cfg.modes {
 			cells = append(cells, cell{mode, n})
 		}
 	}

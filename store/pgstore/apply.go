@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -266,10 +267,11 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 			}
 		}
 		if updates.len() > 0 {
+			src, args := rows(1, recordArrayTypes, updates.args())
 			q.Queue(`UPDATE `+s.ident(t)+` AS cur SET value = u.value, wall = u.wall, logical = u.logical, origin = u.origin,
 				base_wall = u.base_wall, base_logical = u.base_logical, base_origin = u.base_origin, epoch = u.epoch, tombstone = u.tombstone
-				FROM unnest(`+placeholders(1, recordArrayTypes)+`) AS u(key, `+recordColumns+`)
-				WHERE cur.key = u.key`, updates.args()...)
+				FROM `+src+` AS u(key, `+recordColumns+`)
+				WHERE cur.key = u.key`, args...)
 		}
 		// New keys go in with a plain INSERT (or COPY): if a concurrent
 		// batch created one of them after lock read it as absent, this
@@ -278,8 +280,8 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 		case copyPays(inserts.len()):
 			copies = append(copies, copyIn{table: t, columns: dataColumns, data: inserts.copyData(nil)})
 		case inserts.len() > 0:
-			q.Queue(`INSERT INTO `+s.ident(t)+` (key, `+recordColumns+`)
-				SELECT * FROM unnest(`+placeholders(1, recordArrayTypes)+`)`, inserts.args()...)
+			src, args := rows(1, recordArrayTypes, inserts.args())
+			q.Queue(`INSERT INTO `+s.ident(t)+` (key, `+recordColumns+`) SELECT * FROM `+src+` AS u`, args...)
 		}
 	}
 	if len(changes) > 0 {
@@ -294,9 +296,8 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 			copies = append(copies, copyIn{table: changelogTable, columns: changelogColumns,
 				data: recs.copyData(func(c *copyTuples, i int) { c.int4(idx[i]); c.text(tbl[i]) })})
 		} else {
-			q.Queue(`INSERT INTO `+s.ident(changelogTable)+` (idx, tbl, key, `+recordColumns+`)
-				SELECT * FROM unnest($1::int4[], $2::text[], `+placeholders(3, recordArrayTypes)+`)`,
-				append([]any{idx, tbl}, recs.args()...)...)
+			src, args := rows(1, append([]string{"int4[]", "text[]"}, recordArrayTypes...), append([]any{idx, tbl}, recs.args()...))
+			q.Queue(`INSERT INTO `+s.ident(changelogTable)+` (idx, tbl, key, `+recordColumns+`) SELECT * FROM `+src+` AS u`, args...)
 		}
 	}
 	for _, c := range copies {
@@ -323,12 +324,14 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 		// from here to COMMIT, and only transactions that lost an update
 		// take it.
 		q.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('xregion ledger ' || $1, 0))`, s.schema)
+		src, args := rows(2, slices.Concat([]string{"text[]"}, recordArrayTypes, []string{"text[]", "int8[]", "int4[]", "text[]"}),
+			slices.Concat([]any{tbl}, recs.args(), []any{why, ww, wl, wo}))
 		q.Queue(`WITH ins AS (
 				INSERT INTO `+s.ident(lostUpdateTable)+` (tbl, key, `+recordColumns+`, reason, winner_wall, winner_logical, winner_origin, region)
-				SELECT u.*, $16 FROM unnest($1::text[], `+placeholders(2, recordArrayTypes)+`, $12::text[], $13::int8[], $14::int4[], $15::text[]) AS u
+				SELECT u.*, $1 FROM `+src+` AS u
 				ON CONFLICT (tbl, key, wall, logical, origin) DO NOTHING RETURNING 1)
 			SELECT count(*) FROM ins`,
-			append(append([]any{tbl}, recs.args()...), why, ww, wl, wo, string(s.region))...,
+			append([]any{string(s.region)}, args...)...,
 		).QueryRow(func(row pgx.Row) error { return row.Scan(&conflicts) })
 	}
 	if l.staged {
@@ -339,11 +342,13 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 			tbl = append(tbl, w.Table)
 			staged.add(w.Record)
 		}
+		src, args := rows(2, []string{"text[]", "text[]", "int8[]", "int4[]", "text[]"},
+			[]any{tbl, staged.keys, staged.walls, staged.logicals, staged.origins})
 		q.Queue(`DELETE FROM `+s.ident(inboxTable)+` AS i
-			USING unnest($1::text[], $2::text[], $3::int8[], $4::int4[], $5::text[]) AS u(tbl, key, wall, logical, origin)
-			WHERE i.key = u.key AND i.tbl = u.tbl AND i.from_region = $6
+			USING `+src+` AS u(tbl, key, wall, logical, origin)
+			WHERE i.key = u.key AND i.tbl = u.tbl AND i.from_region = $1
 			  AND i.wall = u.wall AND i.logical = u.logical AND i.origin = u.origin`,
-			tbl, staged.keys, staged.walls, staged.logicals, staged.origins, string(b.From))
+			append([]any{string(b.From)}, args...)...)
 	}
 	if !b.Through.IsZero() {
 		p := fromPosition(b.Through)
@@ -417,6 +422,43 @@ const (
 
 // recordArrayTypes are the array types of "key, "+recordColumns.
 var recordArrayTypes = []string{"text[]", "bytea[]", "int8[]", "int4[]", "text[]", "int8[]", "int4[]", "text[]", "int8[]", "bool[]"}
+
+// valuesMax is the most rows a statement sends as a VALUES list; more go as
+// one array per column through unnest. The server reads a VALUES row in
+// microseconds, while unnest of many arrays costs it about 40 µs however few
+// rows they hold, and the client more to encode them: staging one write took
+// 0.20 ms with VALUES and 0.36 ms with unnest, 0.39 against 0.61 for eight.
+// Each row count is a prepared statement of its own, so the count stays low.
+const valuesMax = 8
+
+// rows returns the rows of a batch, for "FROM <rows> AS u", and their
+// arguments, numbered from $first: cols holds one slice per column, of the
+// array types types.
+func rows(first int, types []string, cols []any) (string, []any) {
+	n := reflect.ValueOf(cols[0]).Len()
+	if n > valuesMax {
+		return "unnest(" + placeholders(first, types) + ")", cols
+	}
+	var b strings.Builder
+	args := make([]any, 0, n*len(cols))
+	b.WriteString("(VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j, col := range cols {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			args = append(args, reflect.ValueOf(col).Index(i).Interface())
+			b.WriteString("$" + strconv.Itoa(first+len(args)-1) + "::" + strings.TrimSuffix(types[j], "[]"))
+		}
+		b.WriteByte(')')
+	}
+	b.WriteByte(')')
+	return b.String(), args
+}
 
 // placeholders returns "$first::type, $first+1::type, …" for types.
 func placeholders(first int, types []string) string {

@@ -25,9 +25,6 @@ const (
 // every query reads and writes them.
 const recordColumns = `value, wall, logical, origin, base_wall, base_logical, base_origin, epoch, tombstone`
 
-// recordTypes are the array types of recordColumns, for unnest.
-const recordTypes = `$2::bytea[], $3::int8[], $4::int4[], $5::text[], $6::int8[], $7::int4[], $8::text[], $9::int8[], $10::bool[]`
-
 func (s *Store) ident(name string) string { return pgx.Identifier{s.schema, name}.Sanitize() }
 
 // setup creates the schema and the store's own tables if they are missing,

@@ -1,0 +1,54 @@
+package regiontest
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// waiter sleeps until a due time on the kernel's high-resolution timer, a
+// timerfd the runtime's poller watches. Go's own timers can fire up to a
+// millisecond late when the process is idle, since the runtime then sleeps
+// in epoll_wait, whose timeout is whole milliseconds: half a millisecond on
+// every delayed chunk, and more under load, which a proxy that claims to
+// add a delay must not add on top.
+type waiter struct {
+	fd int
+	f  *os.File // the timerfd, read through the poller; nil if none could be made
+}
+
+func newWaiter() *waiter {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return &waiter{}
+	}
+	return &waiter{fd: fd, f: os.NewFile(uintptr(fd), "timerfd")}
+}
+
+// until waits until due; it reports false if ctx ended first.
+func (w *waiter) until(ctx context.Context, due time.Time) bool {
+	d := time.Until(due)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	if w.f == nil {
+		return sleepTimer(ctx, d)
+	}
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	if err := unix.TimerfdSettime(w.fd, 0, &spec, nil); err != nil {
+		return sleepTimer(ctx, d)
+	}
+	stop := context.AfterFunc(ctx, func() { w.f.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var buf [8]byte
+	_, err := w.f.Read(buf[:])
+	return err == nil && ctx.Err() == nil
+}
+
+func (w *waiter) close() {
+	if w.f != nil {
+		w.f.Close()
+	}
+}
