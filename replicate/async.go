@@ -31,7 +31,7 @@ type Async struct {
 // a Store of another region, reached over the network) and returns the
 // replicator; Close stops it. clock stamps the writes made through Write.
 // Options: ForTier, BatchSize, PollInterval, Heartbeat, MaxBackoff,
-// WithLogger, OnAlert, WithGuardrail.
+// LocalInFlight, WithLogger, OnAlert, WithGuardrail.
 func NewAsync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, opts ...Option) (*Async, error) {
 	cfg := newConfig(opts)
 	if err := validate(local, clock, peers, cfg); err != nil {
@@ -69,6 +69,8 @@ func validate(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 		return &xregion.InvalidError{What: "peers", Reason: "none; pass the stores of the regions to replicate to"}
 	case cfg.batchSize < 1 || cfg.batchSize > xregion.MaxChangeLimit:
 		return &xregion.InvalidError{What: "batch size", Reason: fmt.Sprintf("%d; want 1 to %d", cfg.batchSize, xregion.MaxChangeLimit)}
+	case cfg.localInFlight < 1:
+		return &xregion.InvalidError{What: "local in flight", Reason: fmt.Sprintf("%d; want 1 or more", cfg.localInFlight)}
 	case cfg.pollInterval <= 0 || cfg.heartbeat <= 0 || cfg.maxBackoff <= 0:
 		return &xregion.InvalidError{What: "intervals", Reason: "poll interval, heartbeat and max backoff must be positive"}
 	case cfg.logger == nil || cfg.onAlert == nil:
@@ -91,7 +93,7 @@ func validate(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 
 // Write stamps the records whose Version is zero with the clock, in place,
 // and commits them in the local store; shippers carry them to the peers.
-// Concurrent writes share local transactions (group commit; MaxInFlight
+// Concurrent writes share local transactions (group commit; LocalInFlight
 // bounds the transactions in flight). Sending the same stamped writes again
 // is safe: when the error wraps xregion.ErrOutcomeUnknown, do. A guardrail
 // may delay or refuse the write while a peer's RPO is over its tier's

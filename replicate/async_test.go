@@ -60,7 +60,7 @@ func TestAsync_WriteGroupCommits(t *testing.T) {
 	ns := memNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
 	local := &gatedStore{Store: a.store, open: make(chan struct{})}
-	rep, err := replicate.NewAsync(local, a.clock, []xregion.Store{b.remote}, replicate.MaxInFlight(1))
+	rep, err := replicate.NewAsync(local, a.clock, []xregion.Store{b.remote}, replicate.LocalInFlight(1))
 	require.NoError(t, err)
 	defer rep.Close()
 

@@ -26,7 +26,7 @@
 // # Asynchronous: Async
 //
 // A write commits in the local store only; concurrent writes share local
-// transactions (group commit, MaxInFlight at a time), so many writers do not
+// transactions (group commit, LocalInFlight at a time), so many writers do not
 // pay one commit each. One shipper per peer tails the local changelog (Store.Changes, which is safe against the outbox trap) and
 // applies batches on the peer, each together with the peer's watermark in one
 // transaction. After a crash or a dropped connection, a shipper resumes from
@@ -58,7 +58,8 @@
 //
 // Concurrent writers share round trips: the local store and each peer get
 // one batch for all the writes waiting when they have a free slot
-// (MaxInFlight), so N writers do not cost N sequential round trips.
+// (LocalInFlight, MaxInFlight), so N writers do not cost N sequential round
+// trips.
 //
 // When a peer stops answering, the policy decides. Strict fails the write
 // at its context's deadline with a *SyncError and never acknowledges it.

@@ -12,7 +12,8 @@ const (
 	DefaultHeartbeat     = time.Second
 	DefaultMaxBackoff    = 2 * time.Second
 	DefaultDegradeAfter  = 5 * time.Second
-	DefaultMaxInFlight   = 8
+	DefaultLocalInFlight = 4
+	DefaultMaxInFlight   = 16
 	DefaultSnapshotEvery = 5 * time.Minute
 )
 
@@ -25,19 +26,19 @@ type option func(*config)
 func (f option) apply(c *config) { f(c) }
 
 type config struct {
-	tier         *Tier
-	batchSize    int
-	pollInterval time.Duration
-	heartbeat    time.Duration
-	maxBackoff   time.Duration
-	logger       *slog.Logger
-	onAlert      func(Alert)
-	guardrail    Guardrail
-	metrics      *Metrics
-
-	maxInFlight int
+	tier          *Tier
+	batchSize     int
+	pollInterval  time.Duration
+	heartbeat     time.Duration
+	maxBackoff    time.Duration
+	logger        *slog.Logger
+	onAlert       func(Alert)
+	guardrail     Guardrail
+	metrics       *Metrics
+	localInFlight int
 
 	// sync only
+	maxInFlight  int
 	policy       Policy
 	quorum       int
 	degradeAfter time.Duration
@@ -48,16 +49,17 @@ type config struct {
 
 func newConfig(opts []Option) config {
 	c := config{
-		batchSize:    DefaultBatchSize,
-		pollInterval: DefaultPollInterval,
-		heartbeat:    DefaultHeartbeat,
-		maxBackoff:   DefaultMaxBackoff,
-		logger:       slog.New(slog.DiscardHandler),
-		onAlert:      func(Alert) {},
-		policy:       Strict,
-		degradeAfter: DefaultDegradeAfter,
-		maxInFlight:  DefaultMaxInFlight,
-		every:        DefaultSnapshotEvery,
+		batchSize:     DefaultBatchSize,
+		pollInterval:  DefaultPollInterval,
+		heartbeat:     DefaultHeartbeat,
+		maxBackoff:    DefaultMaxBackoff,
+		logger:        slog.New(slog.DiscardHandler),
+		onAlert:       func(Alert) {},
+		policy:        Strict,
+		degradeAfter:  DefaultDegradeAfter,
+		localInFlight: DefaultLocalInFlight,
+		maxInFlight:   DefaultMaxInFlight,
+		every:         DefaultSnapshotEvery,
 	}
 	for _, o := range opts {
 		o.apply(&c)
@@ -129,9 +131,20 @@ func Quorum(k int) Option { return option(func(c *config) { c.quorum = k }) }
 // before it carries on without it. Default DefaultDegradeAfter.
 func DegradeAfter(d time.Duration) Option { return option(func(c *config) { c.degradeAfter = d }) }
 
-// MaxInFlight bounds the batches of writes a replicator has in flight to
-// one target (the local store, or a synchronous peer) at a time; writes that
-// arrive while every slot is busy share the next batch. Default
+// LocalInFlight bounds the transactions a replicator has in flight in the
+// local store at a time; writes that arrive while every slot is busy share
+// the next transaction (group commit). The local store answers in a
+// millisecond or less, so a few slots keep it busy, and fewer transactions
+// carry more writes each: with 16 writers on PostgreSQL, 4 slots committed
+// 4,500 async writes/s where 16 slots committed 2,800. Default
+// DefaultLocalInFlight.
+func LocalInFlight(n int) Option { return option(func(c *config) { c.localInFlight = n }) }
+
+// MaxInFlight bounds the batches of writes a synchronous replicator has in
+// flight to each peer at a time; writes that arrive while every slot is busy
+// share the next batch. A peer is a round trip away, so a write that finds
+// every slot busy waits for one to come back: give a slot to each writer
+// you expect, up to the connections the peer's pool allows. Default
 // DefaultMaxInFlight.
 func MaxInFlight(n int) Option { return option(func(c *config) { c.maxInFlight = n }) }
 

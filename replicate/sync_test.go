@@ -218,6 +218,8 @@ func TestNewSync_Invalid(t *testing.T) {
 		"quorum too big":    {replicate.Quorum(2)},
 		"no degrade wait":   {replicate.WithPolicy(replicate.Degrade), replicate.DegradeAfter(0)},
 		"guardrail no tier": {replicate.WithGuardrail(replicate.Guardrail{Reject: true})},
+		"no peer slot":      {replicate.MaxInFlight(0)},
+		"no local slot":     {replicate.LocalInFlight(0)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.store}, opts...)

@@ -251,6 +251,11 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	}
 	lats := map[row][]time.Duration{} // by mode, delay and writers
 	for _, c := range cells {
+		// The cell before wrote tens of thousands of rows: their dirty
+		// pages are written out now, not by a checkpoint during this cell.
+		if err := r.Settle(ctx); err != nil {
+			return err
+		}
 		op, lag, stop, err := b.start(c.mode)
 		if err != nil {
 			return err
