@@ -53,6 +53,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/bench/internal/cpuprof"
 	"github.com/xregion/xregion/bench/internal/pgregions"
 	"github.com/xregion/xregion/lww"
 	"github.com/xregion/xregion/regiontest"
@@ -105,6 +106,7 @@ func main() {
 	flag.DurationVar(&cfg.steady, "steady", 20*time.Second, "how long the steady load runs (0 skips it)")
 	flag.DurationVar(&cfg.delay, "delay", 0, "one-way delay between the regions")
 	flag.BoolVar(&cfg.json, "json", false, "print the figures as one JSON object")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "async:", err)
@@ -112,6 +114,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	stopProfile, err := cpuprof.Start(*profile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "async:", err)
+		os.Exit(1)
+	}
+	defer stopProfile()
 	if err := run(ctx, os.Stdout, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "async:", err)
 		os.Exit(1)

@@ -40,7 +40,6 @@ import (
 	"math"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +49,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/bench/internal/cpuprof"
 	"github.com/xregion/xregion/bench/internal/pgregions"
 	"github.com/xregion/xregion/lww"
 	"github.com/xregion/xregion/regiontest"
@@ -110,14 +110,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if cfg.profile != "" {
-		stopProfile, err := startProfile(cfg.profile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "rpo0:", err)
-			os.Exit(1)
-		}
-		defer stopProfile()
+	stopProfile, err := cpuprof.Start(cfg.profile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rpo0:", err)
+		os.Exit(1)
 	}
+	defer stopProfile()
 	if err := run(ctx, os.Stdout, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "rpo0:", err)
 		os.Exit(1)
@@ -146,19 +144,6 @@ func parseModes(s string) ([]string, error) {
 		out = append(out, m)
 	}
 	return out, nil
-}
-
-// startProfile starts a CPU profile into file and returns what stops it.
-func startProfile(file string) (func(), error) {
-	f, err := os.Create(file)
-	if err != nil {
-		return nil, fmt.Errorf("-cpuprofile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("-cpuprofile: %w", err)
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func parseWriters(s string) ([]int, error) {

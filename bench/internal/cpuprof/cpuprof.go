@@ -1,0 +1,26 @@
+// Package cpuprof writes a CPU profile of a benchmark program, for its
+// -cpuprofile flag: go tool pprof reads it.
+package cpuprof
+
+import (
+	"fmt"
+	"os"
+	"runtime/pprof"
+)
+
+// Start profiles the process into file, if it is not empty, until the
+// returned function is called.
+func Start(file string) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
