@@ -1,5 +1,3 @@
-// Package cpuprof writes a CPU profile of a benchmark program, for its
-// -cpuprofile flag: go tool pprof reads it.
 package cpuprof
 
 import (
