@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/xregion/xregion/internal/wait"
 )
 
 // Bridge copies topics from a source Kafka cluster to a target one, in order
@@ -424,14 +426,7 @@ func (r *run) backoff() *backoff {
 func (b *backoff) wait(ctx context.Context) bool {
 	d := b.next/2 + rand.N(b.next/2+1)
 	b.next = min(2*b.next, b.max)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return wait.Sleep(ctx, d) == nil
 }
 
 func (b *backoff) reset() { b.next = b.min }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
+
+	"github.com/xregion/xregion/internal/wait"
 )
 
 // worker bridges one source partition for one generation. Two goroutines
@@ -554,12 +556,8 @@ func (w *worker) published(b *outBatch) {
 func (w *worker) verify(ctx context.Context, t int) (found, error) {
 	f, err := w.scan(ctx, t, w.floors[t])
 	for i := 0; err == nil && i < 5; i++ {
-		timer := time.NewTimer(w.r.cfg.settle)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return found{}, ctx.Err()
+		if err := wait.Sleep(ctx, w.r.cfg.settle); err != nil {
+			return found{}, err
 		}
 		var g found
 		if g, err = w.scan(ctx, t, w.floors[t]); err == nil && g.src == f.src {

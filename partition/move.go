@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/internal/wait"
 )
 
 // Approval is one person's approval of a failover. Failover records who
@@ -325,13 +325,4 @@ func (r *Router) findGrants(ctx context.Context, start xregion.Position, grants 
 	return last, nil
 }
 
-func (r *Router) sleep(ctx context.Context) error {
-	t := time.NewTimer(r.cfg.poll)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func (r *Router) sleep(ctx context.Context) error { return wait.Sleep(ctx, r.cfg.poll) }

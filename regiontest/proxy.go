@@ -281,18 +281,6 @@ func (p *Proxy) write(l *link, dst net.Conn, q <-chan chunk) {
 	}
 }
 
-// sleepTimer waits d on Go's timers; it reports false if ctx ended first.
-func sleepTimer(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // open waits until the proxy is not blackholed. It reports false if ctx ended
 // first.
 func (p *Proxy) open(ctx context.Context) bool {

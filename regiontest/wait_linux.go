@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xregion/xregion/internal/wait"
 )
 
 // waiter sleeps until a due time on the kernel's high-resolution timer, a
@@ -31,15 +33,12 @@ func newWaiter() *waiter {
 // until waits until due; it reports false if ctx ended first.
 func (w *waiter) until(ctx context.Context, due time.Time) bool {
 	d := time.Until(due)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	if w.f == nil {
-		return sleepTimer(ctx, d)
+	if d <= 0 || w.f == nil {
+		return wait.Sleep(ctx, d) == nil
 	}
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
 	if err := unix.TimerfdSettime(w.fd, 0, &spec, nil); err != nil {
-		return sleepTimer(ctx, d)
+		return wait.Sleep(ctx, d) == nil
 	}
 	stop := context.AfterFunc(ctx, func() { w.f.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()

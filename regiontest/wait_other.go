@@ -5,6 +5,8 @@ package regiontest
 import (
 	"context"
 	"time"
+
+	"github.com/xregion/xregion/internal/wait"
 )
 
 // waiter sleeps until a due time on Go's timers, which may fire up to a
@@ -15,10 +17,7 @@ func newWaiter() *waiter { return &waiter{} }
 
 // until waits until due; it reports false if ctx ended first.
 func (w *waiter) until(ctx context.Context, due time.Time) bool {
-	if d := time.Until(due); d > 0 {
-		return sleepTimer(ctx, d)
-	}
-	return ctx.Err() == nil
+	return wait.Sleep(ctx, time.Until(due)) == nil
 }
 
 func (w *waiter) close() {}

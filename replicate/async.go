@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/internal/wait"
 )
 
 // Async replicates a region asynchronously (Tier 2): a write commits in the
@@ -226,7 +227,7 @@ func (s *shipper) run(ctx context.Context) {
 			s.fail(err)
 			s.cfg.logger.Warn("replicate: shipping failed", "peer", s.peer.Region(), "attempt", failures, "err", err)
 		}
-		sleep(ctx, backoff(failures, s.cfg.pollInterval, s.cfg.maxBackoff))
+		wait.Sleep(ctx, backoff(failures, s.cfg.pollInterval, s.cfg.maxBackoff))
 	}
 }
 
@@ -242,7 +243,7 @@ func (s *shipper) lead(ctx context.Context) (bool, error) {
 	}
 	if !ok {
 		// Another process ships; look again after a heartbeat.
-		sleep(ctx, s.cfg.heartbeat)
+		wait.Sleep(ctx, s.cfg.heartbeat)
 		return false, nil
 	}
 	defer lease.Release()
@@ -421,16 +422,4 @@ func backoff(n int, base, cap time.Duration) time.Duration {
 		d = base << n
 	}
 	return rand.N(d) + 1
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

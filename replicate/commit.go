@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/internal/wait"
 )
 
 // committer sends the writes of waiting calls to one target, the local
@@ -148,7 +149,7 @@ func (c *committer) stage(ctx context.Context, batch []*call) {
 			c.answer(batch, lastErr) // no retry will change the answer
 			return
 		}
-		sleep(ctx, backoff(attempt+1, cfg.pollInterval, min(cfg.maxBackoff, cfg.heartbeat)))
+		wait.Sleep(ctx, backoff(attempt+1, cfg.pollInterval, min(cfg.maxBackoff, cfg.heartbeat)))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/internal/wait"
 )
 
 // AlertKind says what an Alert is about.
@@ -147,8 +148,7 @@ func (g *guard) admit(ctx context.Context) error {
 		return e
 	}
 	if d := g.cfg.guardrail.Throttle; d > 0 {
-		sleep(ctx, d)
-		return ctx.Err()
+		return wait.Sleep(ctx, d)
 	}
 	return nil
 }
