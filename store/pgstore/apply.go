@@ -427,9 +427,11 @@ var recordArrayTypes = []string{"text[]", "bytea[]", "int8[]", "int4[]", "text[]
 // one array per column through unnest. The server reads a VALUES row in
 // microseconds, while unnest of many arrays costs it about 40 µs however few
 // rows they hold, and the client more to encode them: staging one write took
-// 0.20 ms with VALUES and 0.36 ms with unnest, 0.39 against 0.61 for eight.
-// Each row count is a prepared statement of its own, so the count stays low.
-const valuesMax = 8
+// 0.20 ms with VALUES and 0.36 ms with unnest, 0.31 against 0.53 for four.
+// Each row count is a prepared statement of its own (see the package doc's
+// HAZARD), so the limit stays low: group commits of a few writes are what
+// it is for.
+const valuesMax = 4
 
 // rows returns the rows of a batch, for "FROM <rows> AS u", and their
 // arguments, numbered from $first: cols holds one slice per column, of the
