@@ -21,20 +21,19 @@ type committer struct {
 	cfg   config
 	s     *Sync     // peers only: the replicator that degrades them
 	peer  *syncPeer // nil for the local store
-	slots int       // batches in flight at most
 	queue chan *call
 	send  func(context.Context, []xregion.Write) error
 }
 
-func startCommitter(ctx context.Context, wg *sync.WaitGroup, cfg config, s *Sync, peer *syncPeer, slots int, send func(context.Context, []xregion.Write) error) *committer {
-	c := &committer{cfg: cfg, s: s, peer: peer, slots: slots, queue: make(chan *call, 4096), send: send}
+func startCommitter(ctx context.Context, wg *sync.WaitGroup, cfg config, s *Sync, peer *syncPeer, send func(context.Context, []xregion.Write) error) *committer {
+	c := &committer{cfg: cfg, s: s, peer: peer, queue: make(chan *call, 4096), send: send}
 	wg.Go(func() { c.run(ctx) })
 	return c
 }
 
 // localCommitter group-commits writes in the local store.
 func localCommitter(ctx context.Context, wg *sync.WaitGroup, cfg config, local xregion.Store) *committer {
-	return startCommitter(ctx, wg, cfg, nil, nil, cfg.localInFlight, func(ctx context.Context, ws []xregion.Write) error {
+	return startCommitter(ctx, wg, cfg, nil, nil, func(ctx context.Context, ws []xregion.Write) error {
 		_, err := local.Apply(ctx, xregion.Batch{Writes: ws})
 		return err
 	})
@@ -50,7 +49,11 @@ func (c *committer) target() int {
 }
 
 func (c *committer) run(ctx context.Context) {
-	slots := make(chan struct{}, c.slots)
+	n := c.cfg.maxInFlight
+	if c.peer == nil {
+		n = c.cfg.localInFlight
+	}
+	slots := make(chan struct{}, n)
 	for {
 		var first *call
 		select {

@@ -119,7 +119,7 @@ func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, o
 	s.cancel = cancel
 	for i, p := range peers {
 		sp := &syncPeer{index: i, store: p, shipper: s.async.shippers[i]}
-		sp.c = startCommitter(ctx, &s.wg, cfg, s, sp, cfg.maxInFlight, stageFunc(local.Region(), p))
+		sp.c = startCommitter(ctx, &s.wg, cfg, s, sp, stageFunc(local.Region(), p))
 		s.peers = append(s.peers, sp)
 	}
 	s.wg.Go(func() { s.recover(ctx) })
