@@ -34,9 +34,10 @@
 // in key order, so concurrent batches cannot deadlock); the batch is then
 // resolved in Go through each table's Resolver; the second round trip sends
 // the writes (one UPDATE and one INSERT per table), the changelog rows, the
-// ledger entries, the watermark update and COMMIT. Keys that did not exist cannot be locked: if a concurrent batch
-// inserts one first, the INSERT fails with a unique violation and Apply runs
-// the transaction again from the top.
+// ledger entries, the watermark update and COMMIT. Keys that did not exist
+// cannot be locked: if a concurrent batch inserts one first, the INSERT
+// fails with a unique violation and Apply runs the transaction again from
+// the top.
 //
 // If the connection fails during the second round trip, the batch may or may
 // not have committed; Apply then says so with xregion.ErrOutcomeUnknown.
