@@ -267,7 +267,7 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 			}
 		}
 		if updates.len() > 0 {
-			src, args := rows(1, recordArrayTypes, updates.args())
+			src, args := s.rows(1, recordArrayTypes, updates.args())
 			q.Queue(`UPDATE `+s.ident(t)+` AS cur SET value = u.value, wall = u.wall, logical = u.logical, origin = u.origin,
 				base_wall = u.base_wall, base_logical = u.base_logical, base_origin = u.base_origin, epoch = u.epoch, tombstone = u.tombstone
 				FROM `+src+` AS u(key, `+recordColumns+`)
@@ -280,7 +280,7 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 		case copyPays(inserts.len()):
 			copies = append(copies, copyIn{table: t, columns: dataColumns, data: inserts.copyData(nil)})
 		case inserts.len() > 0:
-			src, args := rows(1, recordArrayTypes, inserts.args())
+			src, args := s.rows(1, recordArrayTypes, inserts.args())
 			q.Queue(`INSERT INTO `+s.ident(t)+` (key, `+recordColumns+`) SELECT * FROM `+src+` AS u`, args...)
 		}
 	}
@@ -296,7 +296,7 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 			copies = append(copies, copyIn{table: changelogTable, columns: changelogColumns,
 				data: recs.copyData(func(c *copyTuples, i int) { c.int4(idx[i]); c.text(tbl[i]) })})
 		} else {
-			src, args := rows(1, append([]string{"int4[]", "text[]"}, recordArrayTypes...), append([]any{idx, tbl}, recs.args()...))
+			src, args := s.rows(1, append([]string{"int4[]", "text[]"}, recordArrayTypes...), append([]any{idx, tbl}, recs.args()...))
 			q.Queue(`INSERT INTO `+s.ident(changelogTable)+` (idx, tbl, key, `+recordColumns+`) SELECT * FROM `+src+` AS u`, args...)
 		}
 	}
@@ -324,7 +324,7 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 		// from here to COMMIT, and only transactions that lost an update
 		// take it.
 		q.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('xregion ledger ' || $1, 0))`, s.schema)
-		src, args := rows(2, slices.Concat([]string{"text[]"}, recordArrayTypes, []string{"text[]", "int8[]", "int4[]", "text[]"}),
+		src, args := s.rows(2, slices.Concat([]string{"text[]"}, recordArrayTypes, []string{"text[]", "int8[]", "int4[]", "text[]"}),
 			slices.Concat([]any{tbl}, recs.args(), []any{why, ww, wl, wo}))
 		q.Queue(`WITH ins AS (
 				INSERT INTO `+s.ident(lostUpdateTable)+` (tbl, key, `+recordColumns+`, reason, winner_wall, winner_logical, winner_origin, region)
@@ -342,7 +342,7 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 			tbl = append(tbl, w.Table)
 			staged.add(w.Record)
 		}
-		src, args := rows(2, []string{"text[]", "text[]", "int8[]", "int4[]", "text[]"},
+		src, args := s.rows(2, []string{"text[]", "text[]", "int8[]", "int4[]", "text[]"},
 			[]any{tbl, staged.keys, staged.walls, staged.logicals, staged.origins})
 		q.Queue(`DELETE FROM `+s.ident(inboxTable)+` AS i
 			USING `+src+` AS u(tbl, key, wall, logical, origin)
@@ -436,9 +436,9 @@ const valuesMax = 4
 // rows returns the rows of a batch, for "FROM <rows> AS u", and their
 // arguments, numbered from $first: cols holds one slice per column, of the
 // array types types.
-func rows(first int, types []string, cols []any) (string, []any) {
+func (s *Store) rows(first int, types []string, cols []any) (string, []any) {
 	n := reflect.ValueOf(cols[0]).Len()
-	if n > valuesMax {
+	if n > s.valuesMax {
 		return "unnest(" + placeholders(first, types) + ")", cols
 	}
 	var b strings.Builder

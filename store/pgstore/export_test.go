@@ -8,3 +8,6 @@ func SetBeforeCommit(s *Store, fn func()) { s.beforeCommit = fn }
 
 // AlwaysCopy makes Apply write every new row with COPY.
 func AlwaysCopy(s *Store) { s.copySaving = time.Hour }
+
+// NeverValues makes every statement send its rows as arrays through unnest.
+func NeverValues(s *Store) { s.valuesMax = 0 }

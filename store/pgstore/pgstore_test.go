@@ -45,6 +45,17 @@ func TestStore_ContractCopy(t *testing.T) {
 	})
 }
 
+// TestStore_ContractUnnest runs the contract with every batch's rows sent as
+// arrays through unnest, the path batches of more than a few rows take.
+func TestStore_ContractUnnest(t *testing.T) {
+	pool := regiontest.Database(t)
+	storetest.Run(t, func(t *testing.T, region xregion.Region) xregion.Store {
+		s := newStore(t, pool, region)
+		pgstore.NeverValues(s)
+		return s
+	})
+}
+
 // takeIncoming is a resolver that stores every write it is given.
 var takeIncoming = xregion.ResolverFunc(func(_, in xregion.Record) (xregion.Resolution, error) {
 	return xregion.Resolution{Record: in, Changed: true}, nil

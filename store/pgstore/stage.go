@@ -24,7 +24,7 @@ func (s *Store) Stage(ctx context.Context, from xregion.Region, writes []xregion
 		tbl = append(tbl, w.Table)
 		recs.add(w.Record)
 	}
-	src, args := rows(2, append([]string{"text[]"}, recordArrayTypes...), append([]any{tbl}, recs.args()...))
+	src, args := s.rows(2, append([]string{"text[]"}, recordArrayTypes...), append([]any{tbl}, recs.args()...))
 	_, err := s.pool.Exec(ctx, `INSERT INTO `+s.ident(inboxTable)+` (from_region, tbl, key, `+recordColumns+`)
 		SELECT $1, * FROM `+src+` AS u`, append([]any{string(from)}, args...)...)
 	if err != nil {

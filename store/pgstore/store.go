@@ -45,6 +45,9 @@ type Store struct {
 	// copySaving is the per-row saving Apply expects from COPY; tests
 	// raise it to take the COPY path for every batch.
 	copySaving time.Duration
+	// valuesMax is the most rows a statement sends as VALUES (see rows);
+	// tests lower it to send every batch through unnest.
+	valuesMax int
 
 	// beforeCommit, when set by a test, runs inside Apply after the writes
 	// are sent and before COMMIT, so a test can hold a transaction open.
@@ -62,7 +65,7 @@ var _ xregion.Store = (*Store)(nil)
 // they are missing. It refuses, with xregion.ErrRegionMismatch, a schema that
 // already holds another region's data.
 func New(ctx context.Context, pool *pgxpool.Pool, region xregion.Region, opts ...Option) (*Store, error) {
-	s := &Store{pool: pool, region: region, schema: DefaultSchema, copySaving: copySaving}
+	s := &Store{pool: pool, region: region, schema: DefaultSchema, copySaving: copySaving, valuesMax: valuesMax}
 	for _, o := range opts {
 		o.apply(s)
 	}
