@@ -27,33 +27,24 @@ func newStore(t testing.TB, pool *pgxpool.Pool, region xregion.Region, opts ...p
 	return s
 }
 
+// TestStore_Contract runs the contract suite on the paths Apply takes: as
+// it chooses, with every new row written by COPY (large batches), and with
+// every batch's rows sent as arrays through unnest (more than a few rows).
 func TestStore_Contract(t *testing.T) {
-	pool := regiontest.Database(t)
-	storetest.Run(t, func(t *testing.T, region xregion.Region) xregion.Store {
-		return newStore(t, pool, region)
-	})
-}
-
-// TestStore_ContractCopy runs the contract with every new row written by
-// COPY, the path large batches take.
-func TestStore_ContractCopy(t *testing.T) {
-	pool := regiontest.Database(t)
-	storetest.Run(t, func(t *testing.T, region xregion.Region) xregion.Store {
-		s := newStore(t, pool, region)
-		pgstore.AlwaysCopy(s)
-		return s
-	})
-}
-
-// TestStore_ContractUnnest runs the contract with every batch's rows sent as
-// arrays through unnest, the path batches of more than a few rows take.
-func TestStore_ContractUnnest(t *testing.T) {
-	pool := regiontest.Database(t)
-	storetest.Run(t, func(t *testing.T, region xregion.Region) xregion.Store {
-		s := newStore(t, pool, region)
-		pgstore.NeverValues(s)
-		return s
-	})
+	for name, path := range map[string]func(*pgstore.Store){
+		"chosen": func(*pgstore.Store) {},
+		"copy":   pgstore.AlwaysCopy,
+		"unnest": pgstore.NeverValues,
+	} {
+		t.Run(name, func(t *testing.T) {
+			pool := regiontest.Database(t)
+			storetest.Run(t, func(t *testing.T, region xregion.Region) xregion.Store {
+				s := newStore(t, pool, region)
+				path(s)
+				return s
+			})
+		})
+	}
 }
 
 // takeIncoming is a resolver that stores every write it is given.
