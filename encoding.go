@@ -2,7 +2,8 @@ package xregion
 
 import (
 	"encoding/binary"
-	"fmt"
+
+	"github.com/xregion/xregion/internal/wire"
 )
 
 // recordFormat is the first byte of every encoded record. A decoder refuses
@@ -43,30 +44,30 @@ func AppendRecord(b []byte, r Record) []byte {
 // failing Record.Validate, is refused with an error wrapping ErrCorrupt. The
 // record's Value does not alias b.
 func DecodeRecord(b []byte) (Record, error) {
-	d := decoder{b: b, what: "record"}
-	if f := d.byte(); d.err == nil && f != recordFormat {
-		return Record{}, d.fail(0, fmt.Sprintf("unknown format %d, want %d", f, recordFormat))
+	d := newDecoder(b, "record")
+	if f := d.Byte(); d.Err == nil && f != recordFormat {
+		return Record{}, d.Fail(0, "unknown format %d, want %d", f, recordFormat)
 	}
-	flags := d.byte()
-	if d.err == nil && flags&^flagTombstone != 0 {
-		return Record{}, d.fail(1, fmt.Sprintf("unknown flags %#x", flags))
+	flags := d.Byte()
+	if d.Err == nil && flags&^flagTombstone != 0 {
+		return Record{}, d.Fail(1, "unknown flags %#x", flags)
 	}
 	r := Record{Tombstone: flags&flagTombstone != 0}
-	r.Key = string(d.bytes(MaxKeyLen))
+	r.Key = string(d.Bytes(MaxKeyLen))
 	r.Version = d.version()
 	r.Base = d.version()
-	r.Epoch = d.uvarint()
-	if v := d.bytes(MaxValueLen); len(v) > 0 {
+	r.Epoch = d.Uvarint()
+	if v := d.Bytes(MaxValueLen); len(v) > 0 {
 		r.Value = append([]byte(nil), v...)
 	}
-	if d.err != nil {
-		return Record{}, d.err
+	if d.Err != nil {
+		return Record{}, d.Err
 	}
-	if len(d.b) != d.off {
-		return Record{}, d.fail(d.off, fmt.Sprintf("%d trailing bytes", len(d.b)-d.off))
+	if d.Left() != 0 {
+		return Record{}, d.Fail(d.Off, "%d trailing bytes", d.Left())
 	}
 	if err := r.Validate(); err != nil {
-		return Record{}, d.fail(0, err.Error())
+		return Record{}, d.Fail(0, "%s", err)
 	}
 	return r, nil
 }
@@ -81,81 +82,24 @@ func appendVersion(b []byte, v Version) []byte {
 	return appendString(b, string(v.Region))
 }
 
-// decoder reads an encoding front to back and keeps the first error, so a
-// decode function reads straight through and checks once at the end.
-type decoder struct {
-	b    []byte
-	off  int
-	what string
-	err  error
-}
+// decoder is a wire.Decoder that reads versions too.
+type decoder struct{ wire.Decoder }
 
-func (d *decoder) fail(off int, reason string) error {
-	if d.err == nil {
-		d.err = &CorruptError{What: d.what, Offset: off, Reason: reason}
-	}
-	return d.err
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if d.off >= len(d.b) {
-		d.fail(d.off, "truncated")
-		return 0
-	}
-	d.off++
-	return d.b[d.off-1]
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.fail(d.off, "bad varint")
-		return 0
-	}
-	if n > 1 && d.b[d.off+n-1] == 0 {
-		// An overlong varint would let two byte strings decode to one
-		// record; the encoding must stay canonical for hashing.
-		d.fail(d.off, "overlong varint")
-		return 0
-	}
-	d.off += n
-	return v
-}
-
-// bytes reads a length-prefixed byte string of at most limit bytes.
-func (d *decoder) bytes(limit int) []byte {
-	start := d.off
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(limit) {
-		d.fail(start, fmt.Sprintf("length %d over the limit %d", n, limit))
-		return nil
-	}
-	if n > uint64(len(d.b)-d.off) {
-		d.fail(d.off, fmt.Sprintf("length %d but %d bytes left", n, len(d.b)-d.off))
-		return nil
-	}
-	d.off += int(n)
-	return d.b[d.off-int(n) : d.off]
+func newDecoder(b []byte, what string) *decoder {
+	return &decoder{wire.Decoder{B: b, What: what, Corrupt: func(what string, off int, reason string) error {
+		return &CorruptError{What: what, Offset: off, Reason: reason}
+	}}}
 }
 
 func (d *decoder) version() Version {
-	if d.err != nil {
+	if d.Err != nil {
 		return Version{}
 	}
-	t, err := readTimestamp(d.b[d.off:], d.off, d.what)
+	t, err := readTimestamp(d.B[d.Off:], d.Off, d.What)
 	if err != nil {
-		d.err = err
+		d.Err = err
 		return Version{}
 	}
-	d.off += TimestampSize
-	return Version{Time: t, Region: Region(d.bytes(MaxNameLen))}
+	d.Off += TimestampSize
+	return Version{Time: t, Region: Region(d.Bytes(MaxNameLen))}
 }

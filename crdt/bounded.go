@@ -293,18 +293,18 @@ func (c BoundedCounter) appendBody(b []byte) []byte {
 
 func (d *decoder) boundedCounter() BoundedCounter {
 	n := d.count("regions", MaxReplicas)
-	if d.err != nil {
+	if d.Err != nil {
 		return BoundedCounter{}
 	}
 	var c BoundedCounter
 	table := make(regionTable, 0, n)
 	used := make([]bool, n)
-	for i := 0; i < n && d.err == nil; i++ {
-		start := d.off
+	for i := 0; i < n && d.Err == nil; i++ {
+		start := d.Off
 		e := boundedEntry{region: d.region()}
-		e.inc, e.dec = d.uvarint(), d.uvarint()
-		if d.err == nil && i > 0 && e.region <= table[i-1] {
-			d.fail(start, "regions out of order: %q after %q", e.region, table[i-1])
+		e.inc, e.dec = d.Uvarint(), d.Uvarint()
+		if d.Err == nil && i > 0 && e.region <= table[i-1] {
+			d.Fail(start, "regions out of order: %q after %q", e.region, table[i-1])
 		}
 		table = append(table, e.region)
 		if e.inc > 0 || e.dec > 0 {
@@ -312,27 +312,27 @@ func (d *decoder) boundedCounter() BoundedCounter {
 			used[i] = true
 		}
 	}
-	m := d.count("transfers", d.left())
-	for i := 0; i < m && d.err == nil; i++ {
-		start := d.off
+	m := d.count("transfers", d.Left())
+	for i := 0; i < m && d.Err == nil; i++ {
+		start := d.Off
 		from, to := d.index(n), d.index(n)
 		t := transfer{n: d.positive("transfer")}
-		if d.err != nil {
+		if d.Err != nil {
 			break
 		}
 		t.from, t.to = table[from], table[to]
 		switch {
 		case from == to:
-			d.fail(start, "transfer from %q to itself", t.from)
+			d.Fail(start, "transfer from %q to itself", t.from)
 		case i > 0 && t.compare(c.transfers[i-1]) <= 0:
-			d.fail(start, "transfers out of order")
+			d.Fail(start, "transfers out of order")
 		}
 		c.transfers = append(c.transfers, t)
 		used[from], used[to] = true, true
 	}
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err == nil; i++ {
 		if !used[i] {
-			d.fail(d.off, "region %q in the table is not used", table[i])
+			d.Fail(d.Off, "region %q in the table is not used", table[i])
 		}
 	}
 	return c

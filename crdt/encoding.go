@@ -2,10 +2,10 @@ package crdt
 
 import (
 	"encoding/binary"
-	"fmt"
 	"slices"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/internal/wire"
 )
 
 // Limits on what a state may hold. Decode refuses anything beyond them, so
@@ -55,19 +55,21 @@ func AppendEncode(b []byte, s State) []byte {
 // that breaks a type's invariants is refused with a *xregion.CorruptError
 // (errors.Is(err, xregion.ErrCorrupt)). The state shares no memory with b.
 func Decode(b []byte) (State, error) {
-	d := decoder{b: b, what: "crdt state"}
+	d := decoder{Decoder: wire.Decoder{B: b, What: "crdt state", Corrupt: func(what string, off int, reason string) error {
+		return &xregion.CorruptError{What: what, Offset: off, Reason: reason}
+	}}}
 	if len(b) > MaxEncodedLen {
-		return nil, d.fail(0, "%d bytes; the limit is %d", len(b), MaxEncodedLen)
+		return nil, d.Fail(0, "%d bytes; the limit is %d", len(b), MaxEncodedLen)
 	}
-	if f := d.byte(); d.err == nil && f != formatV1 {
-		return nil, d.fail(0, "unknown format %d, want %d", f, formatV1)
+	if f := d.Byte(); d.Err == nil && f != formatV1 {
+		return nil, d.Fail(0, "unknown format %d, want %d", f, formatV1)
 	}
 	s := d.state(1)
-	if d.err != nil {
-		return nil, d.err
+	if d.Err != nil {
+		return nil, d.Err
 	}
-	if d.off != len(b) {
-		return nil, d.fail(d.off, "%d trailing bytes", len(b)-d.off)
+	if d.Off != len(b) {
+		return nil, d.Fail(d.Off, "%d trailing bytes", len(b)-d.Off)
 	}
 	return s, nil
 }
@@ -168,13 +170,9 @@ func appendDot(b []byte, table regionTable, d dot) []byte {
 
 // --- reading ---
 
-// decoder reads an encoding front to back and keeps the first error, so a
-// decode function reads straight through and checks once at the end.
+// decoder is a wire.Decoder with what reading a state needs besides.
 type decoder struct {
-	b    []byte
-	off  int
-	what string
-	err  error
+	wire.Decoder
 
 	// s is b as a string, made once: the strings a state holds (set
 	// elements, field names) are slices of it, one allocation for all.
@@ -185,14 +183,14 @@ type decoder struct {
 
 // str reads a length-prefixed string of at most limit bytes.
 func (d *decoder) str(limit int) string {
-	b := d.bytes(limit)
-	if d.err != nil || len(b) == 0 {
+	b := d.Bytes(limit)
+	if d.Err != nil || len(b) == 0 {
 		return ""
 	}
 	if d.s == "" {
-		d.s = string(d.b)
+		d.s = string(d.B)
 	}
-	return d.s[d.off-len(b) : d.off]
+	return d.s[d.Off-len(b) : d.Off]
 }
 
 // dotList returns an empty dot list with room for n dots, carved from the
@@ -206,95 +204,35 @@ func (d *decoder) dotList(n int) []dot {
 	return out
 }
 
-func (d *decoder) fail(off int, format string, args ...any) error {
-	if d.err == nil {
-		d.err = &xregion.CorruptError{What: d.what, Offset: off, Reason: fmt.Sprintf(format, args...)}
-	}
-	return d.err
-}
-
-func (d *decoder) left() int { return len(d.b) - d.off }
-
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if d.off >= len(d.b) {
-		d.fail(d.off, "truncated")
-		return 0
-	}
-	d.off++
-	return d.b[d.off-1]
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.fail(d.off, "bad varint")
-		return 0
-	}
-	if n > 1 && d.b[d.off+n-1] == 0 {
-		// An overlong varint would let two byte strings decode to one state;
-		// the encoding must stay canonical for comparing and hashing.
-		d.fail(d.off, "overlong varint")
-		return 0
-	}
-	d.off += n
-	return v
-}
-
 // count reads a number of items that follow, each taking at least one byte:
 // bounding it by the bytes left keeps a hostile count from allocating more
 // than the input could fill.
 func (d *decoder) count(what string, limit int) int {
-	start := d.off
-	n := d.uvarint()
-	if d.err != nil {
+	start := d.Off
+	n := d.Uvarint()
+	if d.Err != nil {
 		return 0
 	}
 	if n > uint64(limit) {
-		d.fail(start, "%d %s; the limit is %d", n, what, limit)
+		d.Fail(start, "%d %s; the limit is %d", n, what, limit)
 		return 0
 	}
-	if n > uint64(d.left()) {
-		d.fail(start, "%d %s but %d bytes left", n, what, d.left())
+	if n > uint64(d.Left()) {
+		d.Fail(start, "%d %s but %d bytes left", n, what, d.Left())
 		return 0
 	}
 	return int(n)
 }
 
-// bytes reads a length-prefixed byte string of at most limit bytes. The
-// result aliases the input.
-func (d *decoder) bytes(limit int) []byte {
-	start := d.off
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(limit) {
-		d.fail(start, "length %d over the limit %d", n, limit)
-		return nil
-	}
-	if n > uint64(d.left()) {
-		d.fail(d.off, "length %d but %d bytes left", n, d.left())
-		return nil
-	}
-	d.off += int(n)
-	return d.b[d.off-int(n) : d.off]
-}
-
 // region reads a region name and checks that it is valid.
 func (d *decoder) region() xregion.Region {
-	start := d.off
-	r := xregion.Region(d.bytes(xregion.MaxNameLen))
-	if d.err != nil {
+	start := d.Off
+	r := xregion.Region(d.Bytes(xregion.MaxNameLen))
+	if d.Err != nil {
 		return ""
 	}
 	if err := r.Validate(); err != nil {
-		d.fail(start, "%v", err)
+		d.Fail(start, "%v", err)
 		return ""
 	}
 	return r
@@ -302,10 +240,10 @@ func (d *decoder) region() xregion.Region {
 
 // index reads an index into a table of n entries.
 func (d *decoder) index(n int) int {
-	start := d.off
-	i := d.uvarint()
-	if d.err == nil && i >= uint64(n) {
-		d.fail(start, "region index %d of a table of %d", i, n)
+	start := d.Off
+	i := d.Uvarint()
+	if d.Err == nil && i >= uint64(n) {
+		d.Fail(start, "region index %d of a table of %d", i, n)
 		return 0
 	}
 	return int(i)
@@ -313,10 +251,10 @@ func (d *decoder) index(n int) int {
 
 // positive reads a uvarint that must not be zero.
 func (d *decoder) positive(what string) uint64 {
-	start := d.off
-	v := d.uvarint()
-	if d.err == nil && v == 0 {
-		d.fail(start, "zero %s", what)
+	start := d.Off
+	v := d.Uvarint()
+	if d.Err == nil && v == 0 {
+		d.Fail(start, "zero %s", what)
 	}
 	return v
 }
@@ -324,14 +262,14 @@ func (d *decoder) positive(what string) uint64 {
 // state reads a type tag and the state it introduces; depth is the ORMap
 // nesting depth at which it sits.
 func (d *decoder) state(depth int) State {
-	start := d.off
-	t := Type(d.byte())
-	if d.err != nil {
+	start := d.Off
+	t := Type(d.Byte())
+	if d.Err != nil {
 		return nil
 	}
-	saved := d.what
-	d.what = "crdt " + t.String()
-	defer func() { d.what = saved }()
+	saved := d.What
+	d.What = "crdt " + t.String()
+	defer func() { d.What = saved }()
 	switch t {
 	case TypeGCounter:
 		return d.gcounter()
@@ -347,13 +285,13 @@ func (d *decoder) state(depth int) State {
 		return d.orset()
 	case TypeORMap:
 		if depth > MaxDepth {
-			d.fail(start, "maps nested %d deep; the limit is %d", depth, MaxDepth)
+			d.Fail(start, "maps nested %d deep; the limit is %d", depth, MaxDepth)
 			return nil
 		}
 		return d.ormap(depth)
 	}
-	d.what = saved
-	d.fail(start, "unknown type %d", uint8(t))
+	d.What = saved
+	d.Fail(start, "unknown type %d", uint8(t))
 	return nil
 }
 
@@ -361,46 +299,46 @@ func (d *decoder) state(depth int) State {
 // it is canonical, returning it and its region table.
 func (d *decoder) context() (causalContext, regionTable) {
 	n := d.count("regions", MaxReplicas)
-	if d.err != nil {
+	if d.Err != nil {
 		return causalContext{}, nil
 	}
 	table := make(regionTable, 0, n)
 	counts := make([]uint64, 0, n)
 	var c causalContext
-	for i := 0; i < n && d.err == nil; i++ {
-		start := d.off
+	for i := 0; i < n && d.Err == nil; i++ {
+		start := d.Off
 		r := d.region()
-		if d.err == nil && i > 0 && r <= table[i-1] {
-			d.fail(start, "regions out of order: %q after %q", r, table[i-1])
+		if d.Err == nil && i > 0 && r <= table[i-1] {
+			d.Fail(start, "regions out of order: %q after %q", r, table[i-1])
 		}
-		v := d.uvarint()
+		v := d.Uvarint()
 		table, counts = append(table, r), append(counts, v)
 		if v > 0 {
 			c.vv = append(c.vv, vvEntry{r, v})
 		}
 	}
-	m := d.count("cloud dots", d.left())
+	m := d.count("cloud dots", d.Left())
 	used := make([]bool, n)
-	for i := 0; i < m && d.err == nil; i++ {
-		start := d.off
+	for i := 0; i < m && d.Err == nil; i++ {
+		start := d.Off
 		k := d.index(n)
 		v := d.positive("dot counter")
-		if d.err != nil {
+		if d.Err != nil {
 			break
 		}
 		dt := dot{table[k], v}
 		switch {
 		case len(c.cloud) > 0 && dt.compare(c.cloud[len(c.cloud)-1]) <= 0:
-			d.fail(start, "cloud dots out of order")
+			d.Fail(start, "cloud dots out of order")
 		case v-1 <= counts[k]: // v <= counts[k]+1, which could wrap
-			d.fail(start, "cloud dot %s:%d is covered by or extends the version vector at %d; not compact", dt.region, v, counts[k])
+			d.Fail(start, "cloud dot %s:%d is covered by or extends the version vector at %d; not compact", dt.region, v, counts[k])
 		}
 		c.cloud = append(c.cloud, dt)
 		used[k] = true
 	}
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err == nil; i++ {
 		if counts[i] == 0 && !used[i] {
-			d.fail(d.off, "region %q in the context has no dots", table[i])
+			d.Fail(d.Off, "region %q in the context has no dots", table[i])
 		}
 	}
 	return c, table
@@ -408,19 +346,19 @@ func (d *decoder) context() (causalContext, regionTable) {
 
 // dots reads a non-empty sorted dot list whose dots c covers.
 func (d *decoder) dots(table regionTable, c causalContext) []dot {
-	n := d.count("dots", d.left())
-	if d.err == nil && n == 0 {
-		d.fail(d.off, "empty dot list")
+	n := d.count("dots", d.Left())
+	if d.Err == nil && n == 0 {
+		d.Fail(d.Off, "empty dot list")
 	}
-	if d.err != nil {
+	if d.Err != nil {
 		return nil
 	}
 	out := d.dotList(n)
-	for i := 0; i < n && d.err == nil; i++ {
-		start := d.off
+	for i := 0; i < n && d.Err == nil; i++ {
+		start := d.Off
 		dt := d.dot(table, c)
-		if d.err == nil && i > 0 && dt.compare(out[i-1]) <= 0 {
-			d.fail(start, "dots out of order")
+		if d.Err == nil && i > 0 && dt.compare(out[i-1]) <= 0 {
+			d.Fail(start, "dots out of order")
 		}
 		out = append(out, dt)
 	}
@@ -429,15 +367,15 @@ func (d *decoder) dots(table regionTable, c causalContext) []dot {
 
 // dot reads one dot, which c must cover: a state holds only dots it has seen.
 func (d *decoder) dot(table regionTable, c causalContext) dot {
-	start := d.off
+	start := d.Off
 	k := d.index(len(table))
 	v := d.positive("dot counter")
-	if d.err != nil {
+	if d.Err != nil {
 		return dot{}
 	}
 	dt := dot{table[k], v}
 	if !c.covers(dt) {
-		d.fail(start, "dot %s:%d is not in the state's context", dt.region, v)
+		d.Fail(start, "dot %s:%d is not in the state's context", dt.region, v)
 	}
 	return dt
 }

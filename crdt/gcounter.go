@@ -123,12 +123,12 @@ func (d *decoder) gcounter() GCounter {
 	if n > 0 {
 		c.entries = make([]gEntry, 0, n)
 	}
-	for i := 0; i < n && d.err == nil; i++ {
-		start := d.off
+	for i := 0; i < n && d.Err == nil; i++ {
+		start := d.Off
 		r := d.region()
 		v := d.positive("count")
-		if d.err == nil && i > 0 && r <= c.entries[i-1].region {
-			d.fail(start, "regions out of order: %q after %q", r, c.entries[i-1].region)
+		if d.Err == nil && i > 0 && r <= c.entries[i-1].region {
+			d.Fail(start, "regions out of order: %q after %q", r, c.entries[i-1].region)
 		}
 		c.entries = append(c.entries, gEntry{r, v})
 	}

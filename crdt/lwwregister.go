@@ -80,19 +80,19 @@ func (r LWWRegister) appendBody(b []byte) []byte {
 }
 
 func (d *decoder) lwwRegister() LWWRegister {
-	start := d.off
-	switch flag := d.byte(); {
-	case d.err != nil:
+	start := d.Off
+	switch flag := d.Byte(); {
+	case d.Err != nil:
 		return LWWRegister{}
 	case flag == 0:
 		return LWWRegister{}
 	case flag != 1:
-		d.fail(start, "unknown flag %d", flag)
+		d.Fail(start, "unknown flag %d", flag)
 		return LWWRegister{}
 	}
 	v := d.version()
-	value := d.bytes(MaxEncodedLen)
-	if d.err != nil {
+	value := d.Bytes(MaxEncodedLen)
+	if d.Err != nil {
 		return LWWRegister{}
 	}
 	return LWWRegister{version: v, value: slices.Clip(bytes.Clone(value))}
@@ -100,23 +100,23 @@ func (d *decoder) lwwRegister() LWWRegister {
 
 // version reads a non-zero version: a 12-byte timestamp and a region.
 func (d *decoder) version() xregion.Version {
-	start := d.off
-	if d.err != nil {
+	start := d.Off
+	if d.Err != nil {
 		return xregion.Version{}
 	}
-	if d.left() < xregion.TimestampSize {
-		d.fail(d.off, "truncated timestamp")
+	if d.Left() < xregion.TimestampSize {
+		d.Fail(d.Off, "truncated timestamp")
 		return xregion.Version{}
 	}
 	var v xregion.Version
-	if err := v.Time.UnmarshalBinary(d.b[d.off : d.off+xregion.TimestampSize]); err != nil {
-		d.fail(start, "%v", err)
+	if err := v.Time.UnmarshalBinary(d.B[d.Off : d.Off+xregion.TimestampSize]); err != nil {
+		d.Fail(start, "%v", err)
 		return xregion.Version{}
 	}
-	d.off += xregion.TimestampSize
+	d.Off += xregion.TimestampSize
 	v.Region = d.region()
-	if d.err == nil && v.Time.IsZero() {
-		d.fail(start, "zero timestamp")
+	if d.Err == nil && v.Time.IsZero() {
+		d.Fail(start, "zero timestamp")
 	}
 	return v
 }

@@ -138,21 +138,21 @@ func (d *decoder) mvRegister() MVRegister {
 	var m MVRegister
 	var table regionTable
 	m.ctx, table = d.context()
-	n := d.count("values", d.left())
-	if d.err != nil {
+	n := d.count("values", d.Left())
+	if d.Err != nil {
 		return MVRegister{}
 	}
 	if n > 0 {
 		m.entries = make([]mvEntry, 0, n)
 	}
-	for i := 0; i < n && d.err == nil; i++ {
-		start := d.off
+	for i := 0; i < n && d.Err == nil; i++ {
+		start := d.Off
 		e := mvEntry{d: d.dot(table, m.ctx)}
-		if v := d.bytes(MaxEncodedLen); len(v) > 0 {
+		if v := d.Bytes(MaxEncodedLen); len(v) > 0 {
 			e.value = bytes.Clone(v)
 		}
-		if d.err == nil && i > 0 && e.d.compare(m.entries[i-1].d) <= 0 {
-			d.fail(start, "values out of order")
+		if d.Err == nil && i > 0 && e.d.compare(m.entries[i-1].d) <= 0 {
+			d.Fail(start, "values out of order")
 		}
 		m.entries = append(m.entries, e)
 	}

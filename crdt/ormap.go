@@ -295,50 +295,50 @@ func (d *decoder) ormap(depth int) ORMap {
 	var m ORMap
 	var table regionTable
 	m.ctx, table = d.context()
-	n := d.count("fields", d.left())
-	if d.err != nil {
+	n := d.count("fields", d.Left())
+	if d.Err != nil {
 		return ORMap{}
 	}
 	if n > 0 {
 		m.entries = make([]mapEntry, 0, n)
 	}
-	for i := 0; i < n && d.err == nil; i++ {
-		start := d.off
-		e := mapEntry{key: Key{Name: d.str(MaxElementLen), Type: Type(d.byte())}}
+	for i := 0; i < n && d.Err == nil; i++ {
+		start := d.Off
+		e := mapEntry{key: Key{Name: d.str(MaxElementLen), Type: Type(d.Byte())}}
 		switch {
-		case d.err != nil:
+		case d.Err != nil:
 			return ORMap{}
 		case !e.key.Type.valid():
-			d.fail(start, "field %s of unknown type %d", quote(e.key.Name), uint8(e.key.Type))
+			d.Fail(start, "field %s of unknown type %d", quote(e.key.Name), uint8(e.key.Type))
 		case e.key.Type == TypeBoundedCounter:
-			d.fail(start, "field %s is a bounded counter, which cannot be a map field", quote(e.key.Name))
+			d.Fail(start, "field %s is a bounded counter, which cannot be a map field", quote(e.key.Name))
 		case i > 0 && e.key.compare(m.entries[i-1].key) <= 0:
-			d.fail(start, "fields out of order")
+			d.Fail(start, "fields out of order")
 		}
-		nv := d.count("values", d.left())
-		if d.err == nil && nv == 0 {
-			d.fail(d.off, "field %s with no values", quote(e.key.Name))
+		nv := d.count("values", d.Left())
+		if d.Err == nil && nv == 0 {
+			d.Fail(d.Off, "field %s with no values", quote(e.key.Name))
 		}
-		if d.err != nil {
+		if d.Err != nil {
 			return ORMap{}
 		}
 		e.vals = make([]mapVal, 0, nv)
-		for j := 0; j < nv && d.err == nil; j++ {
-			vstart := d.off
+		for j := 0; j < nv && d.Err == nil; j++ {
+			vstart := d.Off
 			v := mapVal{d: d.dot(table, m.ctx)}
-			if d.err == nil && j > 0 && v.d.compare(e.vals[j-1].d) <= 0 {
-				d.fail(vstart, "values out of order")
+			if d.Err == nil && j > 0 && v.d.compare(e.vals[j-1].d) <= 0 {
+				d.Fail(vstart, "values out of order")
 			}
-			tstart := d.off
+			tstart := d.Off
 			v.v = d.state(depth + 1)
-			if d.err == nil && v.v.Type() != e.key.Type {
-				d.fail(tstart, "field %s of type %s holds a %s", quote(e.key.Name), e.key.Type, v.v.Type())
+			if d.Err == nil && v.v.Type() != e.key.Type {
+				d.Fail(tstart, "field %s of type %s holds a %s", quote(e.key.Name), e.key.Type, v.v.Type())
 			}
 			e.vals = append(e.vals, v)
 		}
 		m.entries = append(m.entries, e)
 	}
-	if d.err != nil {
+	if d.Err != nil {
 		return ORMap{}
 	}
 	return m

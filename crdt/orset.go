@@ -183,19 +183,19 @@ func (d *decoder) orset() ORSet {
 	var s ORSet
 	var table regionTable
 	s.ctx, table = d.context()
-	n := d.count("elements", d.left())
-	if d.err != nil {
+	n := d.count("elements", d.Left())
+	if d.Err != nil {
 		return ORSet{}
 	}
 	if n > 0 {
 		s.entries = make([]setEntry, 0, n)
 	}
-	for i := 0; i < n && d.err == nil; i++ {
-		start := d.off
+	for i := 0; i < n && d.Err == nil; i++ {
+		start := d.Off
 		e := setEntry{elem: d.str(MaxElementLen)}
 		e.dots = d.dots(table, s.ctx)
-		if d.err == nil && i > 0 && e.elem <= s.entries[i-1].elem {
-			d.fail(start, "elements out of order")
+		if d.Err == nil && i > 0 && e.elem <= s.entries[i-1].elem {
+			d.Fail(start, "elements out of order")
 		}
 		s.entries = append(s.entries, e)
 	}

@@ -306,49 +306,49 @@ func appendBig(b []byte, x *big.Int) []byte {
 }
 
 func (d *decoder) pncounter() PNCounter {
-	start := d.off
-	scale, intDigits := d.uvarint(), d.uvarint()
-	if d.err == nil && (scale > MaxPrecision || intDigits > MaxPrecision) {
-		d.fail(start, "scale %d and %d integer digits; the limit is %d each", scale, intDigits, MaxPrecision)
+	start := d.Off
+	scale, intDigits := d.Uvarint(), d.Uvarint()
+	if d.Err == nil && (scale > MaxPrecision || intDigits > MaxPrecision) {
+		d.Fail(start, "scale %d and %d integer digits; the limit is %d each", scale, intDigits, MaxPrecision)
 	}
 	c := PNCounter{scale: uint8(scale), intDigits: uint8(intDigits)}
 	n := d.count("regions", MaxReplicas)
-	if d.err == nil && n > 0 && c.Precision() == 0 {
-		d.fail(start, "amounts in a counter with no precision declared")
+	if d.Err == nil && n > 0 && c.Precision() == 0 {
+		d.Fail(start, "amounts in a counter with no precision declared")
 	}
-	if d.err != nil {
+	if d.Err != nil {
 		return PNCounter{}
 	}
 	limit := c.totalLimit()
 	total := func() *big.Int {
-		start := d.off
-		b := d.bytes(len(limit.Bytes()))
+		start := d.Off
+		b := d.Bytes(len(limit.Bytes()))
 		switch {
-		case d.err != nil || len(b) == 0:
+		case d.Err != nil || len(b) == 0:
 			return nil
 		case b[0] == 0:
-			d.fail(start, "leading zero byte in a total")
+			d.Fail(start, "leading zero byte in a total")
 			return nil
 		}
 		x := new(big.Int).SetBytes(b)
 		if x.Cmp(limit) > 0 {
-			d.fail(start, "running total of %d digits; the limit is %d", len(x.String()), c.Precision()+totalHeadroom)
+			d.Fail(start, "running total of %d digits; the limit is %d", len(x.String()), c.Precision()+totalHeadroom)
 		}
 		return x
 	}
 	if n > 0 {
 		c.entries = make([]pnEntry, 0, n)
 	}
-	for i := 0; i < n && d.err == nil; i++ {
-		start := d.off
+	for i := 0; i < n && d.Err == nil; i++ {
+		start := d.Off
 		e := pnEntry{region: d.region()}
 		e.p, e.n = total(), total()
 		switch {
-		case d.err != nil:
+		case d.Err != nil:
 		case i > 0 && e.region <= c.entries[i-1].region:
-			d.fail(start, "regions out of order: %q after %q", e.region, c.entries[i-1].region)
+			d.Fail(start, "regions out of order: %q after %q", e.region, c.entries[i-1].region)
 		case e.p == nil && e.n == nil:
-			d.fail(start, "region %q with nothing added or subtracted", e.region)
+			d.Fail(start, "region %q with nothing added or subtracted", e.region)
 		}
 		c.entries = append(c.entries, e)
 	}
