@@ -79,6 +79,11 @@
 // never deliver a write that timed out on the client, and that "outcome
 // unknown" case is one the tests built on this package must provoke.
 //
+// KafkaLink.Watch shows what the brokers saw: every request as a broker
+// reads it and every answer it writes, decoded (kmsg) and in the order they
+// happened, so a test can check what a broker accepted, not only what a
+// client sent, and what the broker knew when it did.
+//
 // Clock faults come from Wall: SetOffset within the HLC's maximum offset
 // models ordinary skew; beyond it, xregion.Clock.Update refuses the other
 // regions' timestamps with an xregion.ClockOffsetError.

@@ -19,6 +19,10 @@ type KafkaLink struct {
 		held  chan struct{} // non-nil while blackholed; Heal closes it
 		conns map[*linkConn]struct{}
 	}
+	watch struct {
+		sync.Mutex
+		fns []*watcher
+	}
 }
 
 func newKafkaLink() *KafkaLink {
@@ -105,7 +109,7 @@ func (ln *linkListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	lc := &linkConn{Conn: c, link: ln.link, closed: make(chan struct{})}
+	lc := &linkConn{Conn: c, link: ln.link, closed: make(chan struct{}), conv: &conversation{link: ln.link}}
 	ln.link.mu.Lock()
 	ln.link.mu.conns[lc] = struct{}{}
 	ln.link.mu.Unlock()
@@ -118,6 +122,7 @@ type linkConn struct {
 	link      *KafkaLink
 	closeOnce sync.Once
 	closed    chan struct{}
+	conv      *conversation // for Watch
 }
 
 // Read holds what it read while the link is blackholed: bytes that arrive
@@ -130,6 +135,7 @@ func (c *linkConn) Read(b []byte) (int, error) {
 	if n > 0 && !c.link.pass(c) {
 		return 0, net.ErrClosed
 	}
+	c.conv.read(b[:n])
 	return n, err
 }
 
@@ -137,6 +143,7 @@ func (c *linkConn) Write(b []byte) (int, error) {
 	if !c.link.pass(c) {
 		return 0, net.ErrClosed
 	}
+	c.conv.wrote(b)
 	return c.Conn.Write(b)
 }
 

@@ -1,12 +1,15 @@
 package regiontest_test
 
 import (
+	"bytes"
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/xregion/xregion/regiontest"
 )
@@ -87,4 +90,53 @@ func TestKafkaLink_HealDeliversHeld(t *testing.T) {
 		end, err := check.ReadLastOffset()
 		return err == nil && end == 2
 	}, 10*time.Second, 20*time.Millisecond, "the held produce is carried out on Heal")
+}
+
+// Watch sees each request as the broker reads it and the answer it gives,
+// paired and in order: the request before the broker acts on it, the
+// response after.
+func TestKafkaLink_Watch(t *testing.T) {
+	t.Parallel()
+	a := regiontest.New(t, regiontest.Regions("a")).Region("a")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var events []regiontest.KafkaEvent
+	stop := a.KafkaLink().Watch(func(e regiontest.KafkaEvent) {
+		if e.Request.Key() == int16(kmsg.Produce) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		}
+	})
+	w := &kafka.Writer{Addr: kafka.TCP(a.KafkaBrokers()...), Topic: "watched", AllowAutoTopicCreation: true,
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	require.Eventually(t, func() bool { return w.WriteMessages(ctx, kafka.Message{Value: []byte("one")}) == nil },
+		10*time.Second, 20*time.Millisecond)
+	stop()
+	require.NoError(t, w.WriteMessages(ctx, kafka.Message{Value: []byte("unwatched")}))
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.GreaterOrEqual(t, len(events), 2)
+	last := len(events) - 1
+	req, resp := events[last-1], events[last]
+	require.Nil(t, req.Response, "the request's arrival comes first")
+	require.Same(t, req.Request, resp.Request, "the answer names its request")
+	pr := resp.Response.(*kmsg.ProduceResponse)
+	require.Equal(t, "watched", pr.Topics[0].Topic)
+	require.Zero(t, pr.Topics[0].Partitions[0].ErrorCode, "the broker's answer: written")
+	recs, n := produced(t, req.Request.(*kmsg.ProduceRequest))
+	require.EqualValues(t, 1, n)
+	require.True(t, bytes.Contains(recs, []byte("one")), "the request as the client sent it")
+}
+
+// produced returns the records of a produce request's one batch, still
+// encoded, and how many there are.
+func produced(t *testing.T, r *kmsg.ProduceRequest) ([]byte, int32) {
+	t.Helper()
+	var b kmsg.RecordBatch
+	require.NoError(t, b.ReadFrom(r.Topics[0].Partitions[0].Records))
+	return b.Records, b.NumRecords
 }
