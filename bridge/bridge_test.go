@@ -87,7 +87,7 @@ func TestBridge_SharedGroup(t *testing.T) {
 	const parts = 4
 	createTopic(t, a.KafkaBrokers(), "orders", parts)
 	createTopic(t, b.KafkaBrokers(), "orders", parts)
-	watch := watchGroup(a.Kafka(), "bridge")
+	watch := watchGroup(t, a.KafkaLink(), "bridge")
 	ctx, stopProducing := context.WithCancel(context.Background())
 	defer stopProducing()
 	wg := produceAll(t, ctx, newProducer(t, a.KafkaBrokers(), "orders", "m"), []int32{0, 1, 2, 3}, 10*time.Millisecond)
