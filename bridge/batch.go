@@ -52,9 +52,9 @@ const batchOverhead = 4 + 61 // the record set's size prefix and the batch heade
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // appendBatch appends recs to dst as a produce request's record set: its
-// int32 size, then one record batch (magic 2), without a producer id,
-// exactly as Kafka stores it, its records compressed with c. The batch is
-// built once and can be sent again as it is.
+// int32 size, then one record batch (magic 2), exactly as Kafka stores it,
+// its records compressed with c, and no producer until stamp gives it one.
+// The batch is built once and can be sent again as it is.
 func appendBatch(dst []byte, recs []record, c kafka.Compression) []byte {
 	if c == 0 {
 		return appendRecords(dst, recs)

@@ -33,10 +33,27 @@
 // partition; the publisher does not wait for them, since the target, not
 // the commit, says where the bridge stands (see below). A commit carries the
 // consumer group generation it belongs to, and commits stop when the
-// generation ends: kafka-go rejoins the group only after the generation's
-// workers and its last commit are done, so no commit of an old generation is
-// sent after a rebalance, and the coordinator would refuse one anyway. Per
-// partition, commits only move forward.
+// coordinator says the generation is over. Per partition, commits only move
+// forward.
+//
+// # Zombies
+//
+// A process cut off from the source cluster loses its partitions when its
+// session expires, but it learns that only when it hears from the
+// coordinator again: until then it is a zombie, still publishing and
+// committing what it holds, with requests the network may deliver long
+// after the new owner took over. Both are fenced. The coordinator refuses a
+// commit of an old generation, so a zombie never moves the committed offsets
+// back. And every batch the bridge publishes goes out under an idempotent
+// producer of the target cluster, with sequence numbers: the producer id
+// belongs to the source partition, not to the process (the first owner gets
+// one with InitProducerId and commits it, in the commit metadata, before it
+// publishes anything), and each owner continues the sequence where the
+// target's tail shows it ends. The target appends a batch only if it
+// continues the sequence, so when a zombie and the new owner publish the
+// same messages, the second to arrive is refused (or recognised as the
+// duplicate it is), and the refused one reads the target back and sends
+// only what is not there.
 //
 // # Provenance, restarts and duplicates
 //
@@ -49,17 +66,18 @@
 //	xregion-hops    the clusters it has been in, comma-separated (HeaderHops)
 //	xregion-src     cluster/topic/partition/offset it was read from (HeaderSource)
 //
-// kafka-go has no idempotent producer, and a produce request that timed out
-// may have been written all the same, so deduplication is the bridge's own.
-// Whenever it takes a partition over (start, rebalance) it reads the tail of
-// the target partition back to the last message read from that source
-// partition, and resumes right after it, whatever the committed offset says
-// (the committed offset only helps when it is further, past messages that
-// were never to be published). After a publish whose outcome is unknown, it
-// reads the target's tail again, twice, a moment apart, and sends only what
-// is not there. The search is bounded: each commit's metadata records where
-// in the target the partition's last message sits, so a restart reads only
-// what was written since, however much else (local messages, other
+// Whenever the bridge takes a partition over (start, rebalance) it reads the
+// tail of the target partition back to the last message read from that
+// source partition, and resumes right after it, whatever the committed
+// offset says (the committed offset only helps when it is further, past
+// messages that were never to be published). A publish whose outcome is
+// unknown (a timeout, a dropped connection) is sent again as it was, with
+// the same sequence numbers: if the first copy was written after all, the
+// target recognises the second, whenever either arrives. kafka-go has no
+// idempotent producer; the bridge encodes its batches itself, producer
+// fields included. The search is bounded: each commit's metadata records
+// where in the target the partition's last message sits, so a restart reads
+// only what was written since, however much else (local messages, other
 // bridges') the target partition holds.
 //
 // ParseProvenance reads the headers back; consumers can deduplicate by
@@ -133,24 +151,16 @@
 //
 // # Hazards
 //
-// HAZARD: late writes. A produce request held in the network (or queued in
-// a broker) for longer than RequestTimeout, then written, cannot be fenced
-// off without an idempotent producer: if it lands after the bridge has
-// checked the target and sent the batch again, the target holds it twice,
-// the second copy out of order. The bridge narrows the window (it checks
-// twice, a moment apart; at a rebalance it waits for the produce in flight
-// instead of abandoning it), and each copy carries the same HeaderID for
-// consumers that must be exact.
-//
-// HAZARD: a process cut off from the source but not from the target. The
-// coordinator gives its partitions to another process SessionTimeout after
-// its last heartbeat, but it learns that its generation is over only when a
-// heartbeat fails (up to RequestTimeout later), and it then still waits for
-// the produce it has in flight. A batch of its own that reaches the target
-// after the new owner read the target's tail is there twice, the second
-// copy out of order; a commit it sends meanwhile carries the old generation
-// and is refused. Keep RequestTimeout well under SessionTimeout where this
-// matters (the defaults are equal); each copy carries the same HeaderID.
+// HAZARD: producer state. The fencing rests on the target keeping each
+// producer's sequence per partition. Kafka drops that state for a producer
+// idle longer than producer.id.expiration.ms (a day by default), after
+// which it accepts any sequence: a zombie whose batch is held that long is
+// not fenced. Where the target refuses a sequence yet shows nothing newer
+// of ours (its state outlived our last messages: compaction removed them),
+// the bridge logs it at Warn and moves that target partition to a new
+// producer. The bridge needs IdempotentWrite on the target cluster, or
+// Write on its topics; kafka-go sends InitProducerId to the coordinator of
+// the empty transactional id.
 //
 // HAZARD: transactions. The bridge reads committed data only, and skips
 // transaction markers, but kafka-go does not expose the aborted

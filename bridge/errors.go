@@ -98,26 +98,6 @@ func permanent(err error) bool {
 		errors.Is(err, kafka.InvalidRecord) || errors.Is(err, kafka.InvalidTimestamp)
 }
 
-// notWritten reports a produce error the broker returns only before it
-// appends anything, so the records are certainly not in the target and can
-// be sent again without checking. Everything else (timeouts, lost
-// connections, REQUEST_TIMED_OUT) leaves the outcome unknown.
-func notWritten(err error) bool {
-	if permanent(err) {
-		return true
-	}
-	for _, e := range []kafka.Error{
-		kafka.NotLeaderForPartition, kafka.UnknownTopicOrPartition, kafka.LeaderNotAvailable,
-		kafka.NotEnoughReplicas, kafka.InvalidMessage, kafka.TopicAuthorizationFailed,
-		kafka.InvalidRequiredAcks, kafka.BrokerNotAvailable,
-	} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
 // generationOver reports a commit error that means this member's
 // generation has ended: its offsets must not be sent again.
 func generationOver(err error) bool {

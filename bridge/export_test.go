@@ -28,8 +28,8 @@ func WithHooks(h Hooks) Option {
 	})
 }
 
-// WithSettle sets the pause between the two searches of the target after a
-// publish whose outcome is unknown.
+// WithSettle sets the pause between the searches of the target after a
+// publish the target refused for its sequence.
 func WithSettle(d time.Duration) Option { return option(func(c *config) { c.settle = d }) }
 
 // Murmur2 exposes the key hash for comparison with kafka-go's balancer.

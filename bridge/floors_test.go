@@ -9,32 +9,42 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestFloors_RoundTrip(t *testing.T) {
+func TestMeta_RoundTrip(t *testing.T) {
 	floors := []floor{{offset: 12, known: true}, noFloor, {offset: 0}, {offset: 99, known: false}}
-	meta := encodeFloors("xregion-b", []int{0, 1, 2, 3}, floors)
-	require.Equal(t, "xr1 xregion-b 0:12k 2:0u 3:99u", meta)
-	require.Equal(t, floors, parseFloors(meta, "xregion-b", 4))
-	require.Equal(t, []floor{noFloor, noFloor, noFloor, noFloor}, parseFloors(meta, "xregion-c", 4),
-		"floors of another target cluster are ignored")
+	p := producer{id: 4711, epoch: 3}
+	s := encodeMeta("xregion-b", p, []int{0, 1, 2, 3}, floors)
+	require.Equal(t, "xr2 xregion-b p4711.3 0:12k 2:0u 3:99u", s)
+	require.Equal(t, meta{p: p, floors: floors}, parseMeta(s, "xregion-b", 4))
+	none := []floor{noFloor, noFloor, noFloor, noFloor}
+	require.Equal(t, meta{p: noProducer, floors: none}, parseMeta(s, "xregion-c", 4),
+		"metadata of another target cluster is ignored")
+	require.Equal(t, meta{p: noProducer, floors: floors}, parseMeta("xr1 xregion-b 0:12k 2:0u 3:99u", "xregion-b", 4),
+		"the version before producers is still read")
+	require.Equal(t, meta{p: noProducer, floors: floors}, parseMeta(encodeMeta("xregion-b", noProducer, []int{0, 1, 2, 3}, floors), "xregion-b", 4))
 
 	many := make([]floor, 1000)
 	var all []int
 	for i := range many {
 		many[i], all = floor{offset: 1 << 40, known: true}, append(all, i)
 	}
-	meta = encodeFloors("x", all, many)
-	require.Equal(t, "xr1 x", meta, "left out past Kafka's metadata limit")
+	s = encodeMeta("x", p, all, many)
+	require.Equal(t, "xr2 x p4711.3", s, "floors left out past Kafka's metadata limit, the producer kept")
 }
 
-func FuzzParseFloors(f *testing.F) {
+func FuzzParseMeta(f *testing.F) {
+	f.Add("xr2 b p12.0 0:12k 2:0u")
 	f.Add("xr1 b 0:12k 2:0u")
-	f.Add("xr1 b 9:1k")
-	f.Add("xr1 b 0:-1k")
-	f.Fuzz(func(t *testing.T, meta string) {
-		fs := parseFloors(meta, "b", 4)
-		require.Len(t, fs, 4)
-		for _, f := range fs {
+	f.Add("xr2 b p-1.-1 9:1k")
+	f.Add("xr2 b p1.99999 0:-1k")
+	f.Fuzz(func(t *testing.T, s string) {
+		m := parseMeta(s, "b", 4)
+		require.Len(t, m.floors, 4)
+		for _, f := range m.floors {
 			require.GreaterOrEqual(t, f.offset, int64(-1))
+		}
+		if m.p != noProducer {
+			require.True(t, m.p.known())
+			require.Equal(t, m, parseMeta(encodeMeta("b", m.p, []int{0, 1, 2, 3}, m.floors), "b", 4), "what parses encodes back to itself")
 		}
 	})
 }

@@ -12,9 +12,12 @@ import (
 
 // generation bridges the partitions one consumer group generation assigned
 // to this process, until the generation or the run ends. Commits carry the
-// generation's id and stop with it: kafka-go does not rejoin the group until
-// this returns, so no commit of an old generation is ever sent after a
-// rebalance (and the coordinator would refuse one).
+// generation's id and stop with it. A process the group moved on without
+// (its session expired while it was cut off, or it came back too late to a
+// rebalance) cannot know it until the coordinator refuses one of its
+// commits; until then it commits and publishes as a zombie, and both are
+// fenced: the coordinator refuses a commit of an old generation, and the
+// target refuses a publish that does not continue its producer's sequence.
 func (r *run) generation(runCtx, gctx context.Context, gen *kafka.Generation) error {
 	ctx, cancel := context.WithCancel(runCtx)
 	defer cancel()
@@ -73,7 +76,7 @@ func (r *run) generation(runCtx, gctx context.Context, gen *kafka.Generation) er
 		c.mu.sent[tp] = cm.offset
 		pt := newPartition(tp.topic, tp.partition, r.cfg.metrics.partition(r.from, r.to, tp.topic, tp.partition))
 		parts = append(parts, pt)
-		workers = append(workers, newWorker(runCtx, r, c, pt, counts[tp.topic][1], cm))
+		workers = append(workers, newWorker(r, c, pt, counts[tp.topic][1], cm))
 	}
 	r.b.hold(parts)
 	defer func() {
@@ -149,6 +152,7 @@ type committer struct {
 	r    *run
 	gen  *kafka.Generation
 	wake chan struct{}
+	send sync.Mutex // held while a commit is on its way, so commits never overtake each other
 	mu   struct {
 		sync.Mutex
 		want map[topicPartition]kafka.OffsetCommit
@@ -200,6 +204,8 @@ func (c *committer) run(ctx context.Context) {
 
 // flush sends the wanted offsets in one request.
 func (c *committer) flush(ctx context.Context) error {
+	c.send.Lock()
+	defer c.send.Unlock()
 	c.mu.Lock()
 	if c.mu.over || len(c.mu.want) == 0 {
 		c.mu.Unlock()
@@ -209,32 +215,7 @@ func (c *committer) flush(ctx context.Context) error {
 	c.mu.want = map[topicPartition]kafka.OffsetCommit{}
 	c.mu.Unlock()
 
-	if h := c.r.cfg.hooks.beforeCommit; h != nil {
-		h()
-	}
-	req := map[string][]kafka.OffsetCommit{}
-	for tp, oc := range want {
-		req[tp.topic] = append(req[tp.topic], oc)
-	}
-	rctx, cancel := context.WithTimeout(ctx, c.r.cfg.requestTimeout)
-	defer cancel()
-	resp, err := c.r.src.OffsetCommit(rctx, &kafka.OffsetCommitRequest{
-		GroupID: c.gen.GroupID, GenerationID: int(c.gen.ID), MemberID: c.gen.MemberID, Topics: req,
-	})
-	failed := map[topicPartition]error{}
-	if err != nil {
-		for tp := range want {
-			failed[tp] = err
-		}
-	} else {
-		for t, ps := range resp.Topics {
-			for _, p := range ps {
-				if p.Error != nil {
-					failed[topicPartition{t, p.Partition}] = p.Error
-				}
-			}
-		}
-	}
+	failed := c.commit(ctx, want)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -242,14 +223,10 @@ func (c *committer) flush(ctx context.Context) error {
 	for tp, oc := range want {
 		ferr, bad := failed[tp]
 		if !bad {
-			c.mu.sent[tp] = max(c.mu.sent[tp], oc.Offset)
 			continue
 		}
-		if generationOver(ferr) {
-			c.mu.over = true
-		}
 		if errors.Is(ferr, kafka.OffsetMetadataTooLarge) {
-			oc.Metadata = "" // the floors only speed a restart up
+			oc.Metadata = shorterMeta(oc.Metadata)
 		}
 		if firstErr == nil {
 			firstErr = fmt.Errorf("commit offsets of group %s: %w", c.gen.GroupID, ferr)
@@ -269,4 +246,83 @@ func (c *committer) flush(ctx context.Context) error {
 		c.r.cfg.logger.Debug("bridge commit failed; retrying", "err", firstErr)
 	}
 	return firstErr
+}
+
+// commitNow commits offset (or the partition's latest, if that is further)
+// with metadata meta for tp, and returns once the coordinator accepted it:
+// for what must be known to the partition's next owner before the worker
+// goes on. It fails with errGenerationOver once the generation has ended.
+func (c *committer) commitNow(ctx context.Context, tp topicPartition, offset int64, meta string) error {
+	c.send.Lock()
+	defer c.send.Unlock()
+	c.mu.Lock()
+	if c.mu.over {
+		c.mu.Unlock()
+		return errGenerationOver
+	}
+	offset = max(offset, c.mu.sent[tp])
+	if w, ok := c.mu.want[tp]; ok {
+		offset = max(offset, w.Offset)
+		delete(c.mu.want, tp)
+	}
+	c.mu.Unlock()
+
+	oc := kafka.OffsetCommit{Partition: tp.partition, Offset: offset, Metadata: meta}
+	err := c.commit(ctx, map[topicPartition]kafka.OffsetCommit{tp: oc})[tp]
+	if errors.Is(err, kafka.OffsetMetadataTooLarge) && shorterMeta(meta) != "" {
+		oc.Metadata = shorterMeta(meta)
+		err = c.commit(ctx, map[topicPartition]kafka.OffsetCommit{tp: oc})[tp]
+	}
+	switch {
+	case err == nil:
+		return nil
+	case generationOver(err):
+		return errGenerationOver
+	}
+	return fmt.Errorf("commit offset of %s/%d: %w", tp.topic, tp.partition, err)
+}
+
+// errGenerationOver is what commitNow returns once the coordinator has said
+// the generation is over; retry gives up on it.
+var errGenerationOver = permanentErr{errors.New("bridge: the consumer group generation is over")}
+
+// commit sends offsets in one request and records which partitions the
+// coordinator accepted; it returns the errors of the others.
+func (c *committer) commit(ctx context.Context, offsets map[topicPartition]kafka.OffsetCommit) map[topicPartition]error {
+	if h := c.r.cfg.hooks.beforeCommit; h != nil {
+		h()
+	}
+	req := map[string][]kafka.OffsetCommit{}
+	for tp, oc := range offsets {
+		req[tp.topic] = append(req[tp.topic], oc)
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.r.cfg.requestTimeout)
+	defer cancel()
+	resp, err := c.r.src.OffsetCommit(rctx, &kafka.OffsetCommitRequest{
+		GroupID: c.gen.GroupID, GenerationID: int(c.gen.ID), MemberID: c.gen.MemberID, Topics: req,
+	})
+	failed := map[topicPartition]error{}
+	if err != nil {
+		for tp := range offsets {
+			failed[tp] = err
+		}
+	} else {
+		for t, ps := range resp.Topics {
+			for _, p := range ps {
+				if p.Error != nil {
+					failed[topicPartition{t, p.Partition}] = p.Error
+				}
+			}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for tp, oc := range offsets {
+		if ferr, bad := failed[tp]; !bad {
+			c.mu.sent[tp] = max(c.mu.sent[tp], oc.Offset)
+		} else if generationOver(ferr) {
+			c.mu.over = true
+		}
+	}
+	return failed
 }

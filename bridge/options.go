@@ -28,8 +28,8 @@ const (
 	DefaultLagInterval    = 5 * time.Second
 )
 
-// settleDelay separates the two searches of the target that follow a publish
-// whose outcome is unknown (see worker.verify).
+// settleDelay separates the searches of the target that follow a publish
+// the target refused for its sequence (see worker.verify).
 const settleDelay = 200 * time.Millisecond
 
 // Option configures New. Each option documents its default; New validates

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 )
 
 // floor bounds how far back the target's tail must be searched for the
@@ -26,21 +27,38 @@ type floor struct {
 
 var noFloor = floor{offset: -1}
 
-// metaVersion starts the commit metadata the bridge writes.
-const metaVersion = "xr1"
+// The commit metadata the bridge writes starts with metaVersion; metaV1, the
+// version before producers, is still read.
+const (
+	metaVersion = "xr2"
+	metaV1      = "xr1"
+)
 
 // maxMeta keeps commit metadata under Kafka's default
 // offset.metadata.max.bytes (4096); past it the floors are left out, which
 // costs longer searches, never correctness.
 const maxMeta = 4000
 
-// encodeFloors writes the floors of a source partition's target partitions
-// as commit metadata: "xr1 <target cluster> <partition>:<offset><k|u> ...".
-func encodeFloors(to string, targets []int, floors []floor) string {
+// meta is what a source partition's commit metadata carries besides the
+// offset: the producer its messages are published with (see producer),
+// and the floors of its target partitions.
+type meta struct {
+	p      producer
+	floors []floor
+}
+
+// encodeMeta writes commit metadata for the target cluster to:
+// "xr2 <to> p<producer id>.<epoch> <partition>:<offset><k|u> ...".
+func encodeMeta(to string, p producer, targets []int, floors []floor) string {
 	var sb strings.Builder
 	sb.WriteString(metaVersion)
 	sb.WriteByte(' ')
 	sb.WriteString(to)
+	sb.WriteString(" p")
+	sb.WriteString(strconv.FormatInt(p.id, 10))
+	sb.WriteByte('.')
+	sb.WriteString(strconv.Itoa(int(p.epoch)))
+	head := sb.Len()
 	for _, t := range targets {
 		f := floors[t]
 		if f.offset < 0 {
@@ -57,37 +75,65 @@ func encodeFloors(to string, targets []int, floors []floor) string {
 		}
 	}
 	if sb.Len() > maxMeta {
-		return metaVersion + " " + to
+		return sb.String()[:head]
 	}
 	return sb.String()
 }
 
-// parseFloors reads commit metadata written by encodeFloors for n target
-// partitions. Metadata for another target cluster, from another tool, or
-// malformed in any way yields no floors: they only speed the search up.
-func parseFloors(meta, to string, n int) []floor {
+// shorterMeta cuts commit metadata that a cluster refused as too large
+// down to its producer, and that down to nothing: the floors only speed a
+// restart up, and without the producer a new owner sets up a new one.
+func shorterMeta(s string) string {
+	f := strings.Fields(s)
+	if len(f) <= 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// parseMeta reads commit metadata written by encodeMeta (or by the version
+// before it) for n target partitions. Metadata for another target cluster,
+// from another tool, or malformed in any way yields no producer and no
+// floors: a new producer is then set up, and the searches go further back.
+func parseMeta(s, to string, n int) meta {
+	m := meta{p: noProducer, floors: make([]floor, n)}
+	for i := range m.floors {
+		m.floors[i] = noFloor
+	}
+	fields := strings.Fields(s)
+	if len(fields) < 2 || (fields[0] != metaVersion && fields[0] != metaV1) || fields[1] != to {
+		return m
+	}
+	fields = fields[2:]
+	p := noProducer
+	if len(fields) > 0 && strings.HasPrefix(fields[0], "p") {
+		id, epoch, ok := strings.Cut(fields[0][1:], ".")
+		pid, err1 := strconv.ParseInt(id, 10, 64)
+		pe, err2 := strconv.ParseInt(epoch, 10, 16)
+		if !ok || err1 != nil || err2 != nil {
+			return m
+		}
+		if p = (producer{id: pid, epoch: int16(pe)}); !p.known() {
+			p = noProducer
+		}
+		fields = fields[1:]
+	}
 	floors := make([]floor, n)
-	for i := range floors {
-		floors[i] = noFloor
-	}
-	fields := strings.Fields(meta)
-	if len(fields) < 2 || fields[0] != metaVersion || fields[1] != to {
-		return floors
-	}
-	for _, f := range fields[2:] {
+	copy(floors, m.floors)
+	for _, f := range fields {
 		t, rest, ok := strings.Cut(f, ":")
 		if !ok || len(rest) < 2 {
-			return floors
+			return m
 		}
-		p, err1 := strconv.Atoi(t)
+		part, err1 := strconv.Atoi(t)
 		off, err2 := strconv.ParseInt(rest[:len(rest)-1], 10, 64)
 		kind := rest[len(rest)-1]
-		if err1 != nil || err2 != nil || p < 0 || p >= n || off < 0 || (kind != 'k' && kind != 'u') {
-			return floors
+		if err1 != nil || err2 != nil || part < 0 || part >= n || off < 0 || (kind != 'k' && kind != 'u') {
+			return m
 		}
-		floors[p] = floor{offset: off, known: kind == 'k'}
+		floors[part] = floor{offset: off, known: kind == 'k'}
 	}
-	return floors
+	return meta{p: p, floors: floors}
 }
 
 // found is what a search of a target partition found of one source
@@ -96,6 +142,10 @@ type found struct {
 	src int64 // the last source offset found; -1 for none
 	at  int64 // where in the target it sits; -1 for none
 	end int64 // the target partition's high watermark when searched
+	// The producer that wrote it and its sequence number, noProducer for a
+	// message written without one.
+	p   producer
+	seq int32
 }
 
 // floor is what the search result says about the next search.
@@ -142,21 +192,23 @@ func (w *worker) scanDown(ctx context.Context, t int, bound, end int64) (found, 
 	window := int64(256)
 	for hi := end; hi > bound; window = min(4*window, 1<<16) {
 		lo := max(bound, hi-window)
-		src, at, err := w.scanRange(ctx, t, lo, hi)
+		f, err := w.scanRange(ctx, t, lo, hi)
 		if err != nil {
 			return found{}, err
 		}
-		if src >= 0 {
-			return found{src: src, at: at, end: end}, nil
+		if f.src >= 0 {
+			f.end = end
+			return f, nil
 		}
 		hi = lo
 	}
-	return found{src: -1, at: -1, end: end}, nil
+	return found{src: -1, at: -1, end: end, p: noProducer}, nil
 }
 
-// scanRange returns the last message of ours among target offsets [lo, hi).
-func (w *worker) scanRange(ctx context.Context, t int, lo, hi int64) (src, at int64, err error) {
-	src, at = -1, -1
+// scanRange returns the last message of ours among target offsets [lo, hi),
+// with the producer and sequence number its batch gives it.
+func (w *worker) scanRange(ctx context.Context, t int, lo, hi int64) (found, error) {
+	f := found{src: -1, at: -1, p: noProducer}
 	for off := lo; off < hi; {
 		rctx, cancel := context.WithTimeout(ctx, w.r.cfg.requestTimeout)
 		resp, err := w.r.dst.Fetch(rctx, &kafka.FetchRequest{Topic: w.tp.topic, Partition: t, Offset: off,
@@ -166,27 +218,32 @@ func (w *worker) scanRange(ctx context.Context, t int, lo, hi int64) (src, at in
 			err = resp.Error
 		}
 		if err != nil {
-			return -1, -1, fmt.Errorf("read target %s/%d at %d: %w", w.tp.topic, t, off, err)
+			return found{}, fmt.Errorf("read target %s/%d at %d: %w", w.tp.topic, t, off, err)
 		}
 		progress := false
-		for {
-			rec, err := resp.Records.ReadRecord()
-			if err != nil {
-				break
-			}
-			closeRecord(rec)
-			if rec.Offset < off || rec.Offset >= hi {
-				continue
-			}
-			off, progress = rec.Offset+1, true
-			for _, h := range rec.Headers {
-				if h.Key != HeaderSource {
+		for _, b := range batchesOf(resp.Records) {
+			for {
+				rec, err := b.r.ReadRecord()
+				if err != nil {
+					break
+				}
+				closeRecord(rec)
+				if rec.Offset < off || rec.Offset >= hi {
 					continue
 				}
-				if s, ok := sourceOffset(h.Value, w.prefix); ok && s > src {
-					src, at = s, rec.Offset
+				off, progress = rec.Offset+1, true
+				for _, h := range rec.Headers {
+					if h.Key != HeaderSource {
+						continue
+					}
+					if s, ok := sourceOffset(h.Value, w.prefix); ok && s > f.src {
+						f.src, f.at, f.p, f.seq = s, rec.Offset, noProducer, 0
+						if b.p.known() && b.seq >= 0 {
+							f.p, f.seq = b.p, seqAdd(b.seq, rec.Offset-b.base)
+						}
+					}
+					break
 				}
-				break
 			}
 		}
 		if !progress {
@@ -197,7 +254,37 @@ func (w *worker) scanRange(ctx context.Context, t int, lo, hi int64) (src, at in
 		}
 	}
 	w.r.contacted()
-	return src, at, nil
+	return f, nil
+}
+
+// batch is one record batch of a fetch: its records, and what its header
+// says of the producer that wrote them.
+type batch struct {
+	r       kafka.RecordReader
+	control bool
+	p       producer
+	seq     int32 // the first record's sequence number, -1 for none
+	base    int64 // the first record's offset
+}
+
+// batchesOf splits what a fetch returned into its record batches.
+func batchesOf(rr kafka.RecordReader) []batch {
+	s, ok := rr.(*protocol.RecordStream)
+	if !ok {
+		return []batch{{r: rr, p: noProducer, seq: -1}}
+	}
+	bs := make([]batch, 0, len(s.Records))
+	for _, r := range s.Records {
+		switch b := r.(type) {
+		case *protocol.RecordBatch:
+			bs = append(bs, batch{r: b, p: producer{b.ProducerID, b.ProducerEpoch}, seq: b.BaseSequence, base: b.BaseOffset})
+		case *protocol.ControlBatch:
+			bs = append(bs, batch{r: b, control: true, p: noProducer, seq: -1})
+		default:
+			bs = append(bs, batch{r: r, p: noProducer, seq: -1})
+		}
+	}
+	return bs
 }
 
 // bounds returns the first and end (high watermark) offsets of a partition.

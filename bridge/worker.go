@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/xregion/xregion/internal/wait"
 )
@@ -35,27 +34,28 @@ type worker struct {
 	committed commitState
 	limit     atomic.Int64 // bound on a produce batch's bytes; lowered when the target finds one too large
 	bo        *backoff
-	// sendCtx carries produce requests: the run's context, not the
-	// generation's. When the generation ends, a produce already sent is
-	// waited for (up to RequestTimeout) rather than abandoned, so it cannot
-	// land after the partition's next owner has read the target's tail.
-	sendCtx context.Context
+
+	start int64 // the source offset the worker resumed at
 
 	// Owned by the fetcher: sizes of the last chunk, to allocate the next.
 	hint struct{ bytes, headers, records int }
 
 	// Owned by the publisher once the fetcher runs.
-	last   []int64 // per target partition: the last source offset of ours found there; -1 none
-	floors []floor // per target partition: see floor
+	last   []int64    // per target partition: the last source offset of ours found there; -1 none
+	floors []floor    // per target partition: see floor
+	seqs   []sequence // per target partition: the producer and sequence of the next publish
+	pid    producer   // the source partition's producer, as committed: for target partitions without one
 }
 
-func newWorker(sendCtx context.Context, r *run, c *committer, pt *partition, nTarget int, cm commitState) *worker {
+func newWorker(r *run, c *committer, pt *partition, nTarget int, cm commitState) *worker {
 	w := &worker{
-		r: r, c: c, pt: pt, tp: topicPartition{pt.topic, pt.p}, nTarget: nTarget, committed: cm, sendCtx: sendCtx,
+		r: r, c: c, pt: pt, tp: topicPartition{pt.topic, pt.p}, nTarget: nTarget, committed: cm,
 		prefix: sourcePrefix(r.from, pt.topic, pt.p),
 		hops:   []byte(r.from + "," + r.to),
 		last:   make([]int64, nTarget),
 		floors: make([]floor, nTarget),
+		seqs:   make([]sequence, nTarget),
+		pid:    noProducer,
 		bo:     r.backoff(),
 	}
 	if r.cfg.mapping == SamePartition {
@@ -66,7 +66,7 @@ func newWorker(sendCtx context.Context, r *run, c *committer, pt *partition, nTa
 		}
 	}
 	for t := range w.last {
-		w.last[t], w.floors[t] = -1, noFloor
+		w.last[t], w.floors[t], w.seqs[t] = -1, noFloor, sequence{p: noProducer}
 	}
 	w.limit.Store(int64(r.cfg.maxBatchBytes))
 	return w
@@ -96,15 +96,20 @@ func (w *worker) run(ctx context.Context) {
 // messages are spread over every target partition, reading starts at the
 // committed offset and each message is checked against the partition it
 // goes to.
+//
+// The same search says which producer wrote that last message, and its
+// sequence number: the worker continues that producer's sequence, so that
+// a former owner still publishing cannot add the same messages again (see
+// producer).
 func (w *worker) resume(ctx context.Context) (int64, bool) {
-	hint := parseFloors(w.committed.meta, w.r.to, w.nTarget)
+	m := parseMeta(w.committed.meta, w.r.to, w.nTarget)
 	err := w.retry(ctx, targetSide, "scan", func(ctx context.Context) error {
 		for _, t := range w.targets {
-			f, err := w.scan(ctx, t, hint[t])
+			f, err := w.scan(ctx, t, m.floors[t])
 			if err != nil {
 				return err
 			}
-			w.last[t], w.floors[t] = f.src, f.floor()
+			w.learn(t, f)
 		}
 		return nil
 	})
@@ -136,10 +141,87 @@ func (w *worker) resume(ctx context.Context) (int64, bool) {
 			return 0, false
 		}
 	}
+	w.start = pos
+	if !w.producerFor(ctx, m.p) {
+		return 0, false
+	}
 	w.r.cfg.logger.Info("bridge resuming partition", "topic", w.tp.topic, "partition", w.tp.partition,
-		"at", pos, "committed", w.committed.offset, "last_in_target", found)
+		"at", pos, "committed", w.committed.offset, "last_in_target", found, "producer", w.pid.id)
 	w.pt.setNext(pos)
 	return pos, true
+}
+
+// learn takes in what a search of target partition t found: the last
+// message of ours there, where it sits, and the producer sequence it ends.
+func (w *worker) learn(t int, f found) {
+	if f.src < 0 {
+		if w.last[t] < 0 {
+			w.floors[t] = f.floor()
+		}
+		return
+	}
+	if f.src < w.last[t] {
+		return // older than what this worker published itself
+	}
+	w.last[t], w.floors[t] = f.src, f.floor()
+	if f.p.known() {
+		w.seqs[t] = sequence{p: f.p, next: seqAdd(f.seq, 1)}
+	}
+}
+
+// producerFor settles the producer of the target partitions that hold
+// nothing of ours written with one: the one the committed metadata names
+// (set up by an earlier owner, whose batches may still be on their way),
+// else one the target partitions already show, else a new one, which is
+// committed, and so made known to any later owner, before anything is
+// published with it. It reports false when ctx ended or the generation did.
+func (w *worker) producerFor(ctx context.Context, committed producer) bool {
+	w.pid = committed
+	for _, t := range w.targets {
+		if !w.pid.known() && w.seqs[t].p.known() {
+			w.pid = w.seqs[t].p
+		}
+	}
+	if !w.pid.known() {
+		return w.switchProducer(ctx)
+	}
+	for _, t := range w.targets {
+		if !w.seqs[t].p.known() {
+			w.seqs[t] = sequence{p: w.pid}
+		}
+	}
+	return true
+}
+
+// switchProducer sets up a new producer for the target partitions that
+// have none (all of them on a first start), and commits it before anything
+// is published with it. It reports false when ctx ended or the generation
+// did.
+func (w *worker) switchProducer(ctx context.Context) bool {
+	var p producer
+	err := w.retry(ctx, targetSide, "init producer id", func(ctx context.Context) error {
+		var err error
+		p, err = w.r.newProducer(ctx)
+		return err
+	})
+	if err != nil {
+		return false
+	}
+	w.pid = p
+	for _, t := range w.targets {
+		if !w.seqs[t].p.known() {
+			w.seqs[t] = sequence{p: p}
+		}
+	}
+	err = w.retry(ctx, sourceSide, "commit producer", func(ctx context.Context) error {
+		return w.c.commitNow(ctx, w.tp, w.start, w.meta())
+	})
+	return err == nil
+}
+
+// meta is the commit metadata of where the worker stands now.
+func (w *worker) meta() string {
+	return encodeMeta(w.r.to, w.pid, w.targets, w.floors)
 }
 
 // retry calls f until it succeeds or ctx ends, recording failures against
@@ -266,19 +348,14 @@ func (w *worker) decode(rr kafka.RecordReader, pos int64, last []int64) *chunk {
 		idKey   = w.r.cfg.idHeader
 		mapping = w.r.cfg.mapping
 	)
-	readers := []kafka.RecordReader{rr}
-	if s, ok := rr.(*protocol.RecordStream); ok {
-		readers = s.Records
-	}
 read:
-	for _, br := range readers {
-		_, control := br.(*protocol.ControlBatch)
+	for _, b := range batchesOf(rr) {
 		for {
-			m, err := br.ReadRecord()
+			m, err := b.r.ReadRecord()
 			if err != nil {
 				break // io.EOF, or a damaged batch: the next fetch starts after what was read
 			}
-			if m.Offset < c.next || control {
+			if m.Offset < c.next || b.control {
 				closeRecord(m)
 				c.next = max(c.next, m.Offset+1)
 				continue
@@ -449,20 +526,26 @@ func (w *worker) publishLoop(ctx context.Context, in <-chan *chunk) {
 			}
 		}
 		w.pt.setNext(c.next)
-		w.c.set(w.tp, c.next, encodeFloors(w.r.to, w.targets, w.floors))
+		w.c.set(w.tp, c.next, w.meta())
 	}
 }
 
 // publish sends one batch to the target, with acknowledgement from all
-// in-sync replicas, until it is in. After a failure whose outcome is unknown
-// it first checks the target and drops what is already there: kafka-go has
-// no idempotent producer, so this is the only dedupe there is. It reports
-// false when ctx ended or the partition stopped.
+// in-sync replicas, until it is in. The batch carries the producer and the
+// next sequence number of its target partition, so the target appends it
+// only where it continues the sequence: sent again after a failure whose
+// outcome is unknown, it is recognised if it was written after all; and if
+// another writer got there first (an earlier owner of the partition still
+// publishing), it is refused, and the worker reads back what that writer
+// published and sends only the rest. It reports false when ctx ended or
+// the partition stopped.
 func (w *worker) publish(ctx context.Context, b *outBatch) bool {
-	verify := false
+	t := b.target
+	refused, stuck := false, 0
 	for {
-		if verify {
-			f, err := w.verify(ctx, b.target)
+		if refused {
+			before := w.seqs[t]
+			f, err := w.verify(ctx, t)
 			if err != nil {
 				if ctx.Err() != nil {
 					return false
@@ -473,14 +556,29 @@ func (w *worker) publish(ctx context.Context, b *outBatch) bool {
 				}
 				continue
 			}
-			verify = false
+			refused = false
 			if n := b.trim(f.src); n > 0 {
 				w.pt.pm.add(w.pt.pm.dedupe, n)
-				w.r.cfg.logger.Debug("bridge found a timed-out publish in the target; not sending it again",
+				w.r.cfg.logger.Info("bridge found messages it was about to publish already in the target, written by another owner; not sending them again",
 					"topic", w.tp.topic, "partition", w.tp.partition, "messages", n)
 			}
 			if len(b.recs) == 0 {
 				return true
+			}
+			if w.seqs[t] != before {
+				stuck = 0
+			} else if stuck++; stuck == 2 {
+				// The target refused the sequence twice, yet holds nothing
+				// of ours past it: it lost the producer's state there, or
+				// keeps state its log no longer shows (compaction removed our
+				// last messages). Carry on with a new producer.
+				stuck = 0
+				w.r.cfg.logger.Warn("bridge target refused its producer sequence with nothing new in the target; switching to a new producer",
+					"topic", w.tp.topic, "partition", w.tp.partition, "target_partition", t, "producer", before.p.id, "sequence", before.next)
+				w.seqs[t].p = noProducer
+				if !w.switchProducer(ctx) {
+					return false
+				}
 			}
 		}
 		if b.payload == nil {
@@ -489,8 +587,10 @@ func (w *worker) publish(ctx context.Context, b *outBatch) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		rctx, cancel := context.WithTimeout(w.sendCtx, w.r.cfg.requestTimeout)
-		resp, err := w.r.dst.RawProduce(rctx, &kafka.RawProduceRequest{Topic: w.tp.topic, Partition: b.target,
+		seq := w.seqs[t]
+		stamp(b.payload, seq.p, seq.next)
+		rctx, cancel := context.WithTimeout(ctx, w.r.cfg.requestTimeout)
+		resp, err := w.r.dst.RawProduce(rctx, &kafka.RawProduceRequest{Topic: w.tp.topic, Partition: t,
 			RequiredAcks: kafka.RequireAll, RawRecords: rawRecords(b.payload)})
 		cancel()
 		if err == nil {
@@ -498,8 +598,9 @@ func (w *worker) publish(ctx context.Context, b *outBatch) bool {
 		}
 		if err == nil {
 			n := len(b.recs)
-			w.last[b.target] = b.recs[n-1].offset
-			w.floors[b.target] = floor{offset: resp.BaseOffset + int64(n) - 1, known: true}
+			w.seqs[t].next = seqAdd(seq.next, int64(n))
+			w.last[t] = b.recs[n-1].offset
+			w.floors[t] = floor{offset: resp.BaseOffset + int64(n) - 1, known: true}
 			w.r.ok(w.pt, targetSide)
 			w.bo.reset()
 			w.r.contacted()
@@ -516,7 +617,7 @@ func (w *worker) publish(ctx context.Context, b *outBatch) bool {
 		if permanent(err) {
 			return w.refusedBatch(ctx, b, err)
 		}
-		verify = !notWritten(err)
+		refused = sequenceRefused(err)
 		w.r.fail(w.pt, targetSide, "publish", err)
 		if !w.bo.wait(ctx) {
 			return false
@@ -533,7 +634,7 @@ func (w *worker) done(off int64) {
 		return
 	}
 	w.pt.setNext(off + 1)
-	w.c.set(w.tp, off+1, encodeFloors(w.r.to, w.targets, w.floors))
+	w.c.set(w.tp, off+1, w.meta())
 }
 
 func (w *worker) published(b *outBatch) {
@@ -549,10 +650,10 @@ func (w *worker) published(b *outBatch) {
 	w.pt.bytes.Add(int64(bytes))
 }
 
-// verify searches the target for this source partition's last message, and
-// searches again after a pause until two searches agree, so that a publish
-// still in flight when the first one ran (held by the network, queued at
-// the broker) is seen before anything is sent again.
+// verify searches the target for this source partition's last message,
+// and searches again after a pause until two searches agree, so that a
+// publish still in flight when the first one ran (held by the network,
+// queued at the broker) is seen before the worker decides what to send.
 func (w *worker) verify(ctx context.Context, t int) (found, error) {
 	f, err := w.scan(ctx, t, w.floors[t])
 	for i := 0; err == nil && i < 5; i++ {
@@ -568,10 +669,7 @@ func (w *worker) verify(ctx context.Context, t int) (found, error) {
 	if err != nil {
 		return found{}, err
 	}
-	w.last[t] = max(w.last[t], f.src)
-	if f.src >= 0 {
-		w.floors[t] = f.floor()
-	}
+	w.learn(t, f)
 	return f, nil
 }
 
@@ -623,7 +721,7 @@ func (w *worker) refused(ctx context.Context, rec *record, target int, cause err
 	dl.headers = append(slices.Clip(rec.headers), header{HeaderReason, []byte(cause.Error())})
 	payload := appendBatch(nil, []record{dl}, w.r.cfg.compression)
 	for ctx.Err() == nil {
-		rctx, cancel := context.WithTimeout(w.sendCtx, w.r.cfg.requestTimeout)
+		rctx, cancel := context.WithTimeout(ctx, w.r.cfg.requestTimeout)
 		resp, err := w.r.dst.RawProduce(rctx, &kafka.RawProduceRequest{Topic: dlq, Partition: w.tp.partition % max(w.r.dlqParts, 1),
 			RequiredAcks: kafka.RequireAll, RawRecords: rawRecords(payload)})
 		cancel()
