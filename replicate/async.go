@@ -108,7 +108,9 @@ func (a *Async) Write(ctx context.Context, ws ...xregion.Write) error {
 		return fmt.Errorf("write: %w", err)
 	}
 	c := &call{ctx: ctx, writes: ws, start: time.Now(), done: make(chan result, 1)}
-	a.commit.enqueue(c)
+	if err := a.commit.enqueue(c); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
 	select {
 	case r := <-c.done:
 		if r.err != nil {
@@ -172,7 +174,9 @@ func (a *Async) Lag(ctx context.Context) ([]PeerLag, error) {
 }
 
 // Close stops the shippers and waits for them. Changes not yet shipped stay
-// in the local changelog; the next replicator ships them.
+// in the local changelog; the next replicator ships them. Writes in flight
+// return an error wrapping ErrClosed and xregion.ErrOutcomeUnknown; later
+// ones fail with ErrClosed.
 func (a *Async) Close() error {
 	a.cancel()
 	a.wg.Wait()

@@ -12,21 +12,31 @@ import (
 	"github.com/xregion/xregion/internal/wait"
 )
 
+// ErrClosed is returned by a write made after its replicator closed, and
+// wrapped (with xregion.ErrOutcomeUnknown) by one in flight when it did.
+var ErrClosed = errors.New("replicate: replicator closed")
+
 // committer sends the writes of waiting calls to one target, the local
 // store or a peer, in batches (group commit): while all its in-flight slots
 // are busy, calls queue, and the next free slot takes all of them in one
 // round trip, so concurrent writers share transactions instead of paying
-// one each.
+// one each. Every call it accepts gets an answer, also when it stops.
 type committer struct {
-	cfg   config
-	s     *Sync     // peers only: the replicator that degrades them
-	peer  *syncPeer // nil for the local store
-	queue chan *call
-	send  func(context.Context, []xregion.Write) error
+	cfg     config
+	s       *Sync     // peers only: the replicator that degrades them
+	peer    *syncPeer // nil for the local store
+	queue   chan *call
+	send    func(context.Context, []xregion.Write) error
+	wg      *sync.WaitGroup // the replicator's: Close waits for the batches in flight
+	stopped <-chan struct{} // closed when the committer stops taking calls
+	mu      struct {
+		sync.RWMutex // read-held by enqueue, so no call lands in the queue after it is drained
+		closed       bool
+	}
 }
 
 func startCommitter(ctx context.Context, wg *sync.WaitGroup, cfg config, s *Sync, peer *syncPeer, send func(context.Context, []xregion.Write) error) *committer {
-	c := &committer{cfg: cfg, s: s, peer: peer, queue: make(chan *call, 4096), send: send}
+	c := &committer{cfg: cfg, s: s, peer: peer, queue: make(chan *call, 4096), send: send, wg: wg, stopped: ctx.Done()}
 	wg.Go(func() { c.run(ctx) })
 	return c
 }
@@ -39,7 +49,48 @@ func localCommitter(ctx context.Context, wg *sync.WaitGroup, cfg config, local x
 	})
 }
 
-func (c *committer) enqueue(cl *call) { c.queue <- cl }
+// enqueue hands cl to the committer, which will answer it. It fails with
+// ErrClosed once the committer has stopped, and with the cause of cl's
+// context if that ends while the queue is full.
+func (c *committer) enqueue(cl *call) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.mu.closed {
+		return ErrClosed
+	}
+	select {
+	case c.queue <- cl:
+		return nil
+	case <-c.stopped:
+		return ErrClosed
+	case <-cl.ctx.Done():
+		return context.Cause(cl.ctx)
+	}
+}
+
+// close stops taking calls and answers those still queued: they were never
+// sent, so they certainly did not happen.
+func (c *committer) close() {
+	c.mu.Lock()
+	c.mu.closed = true
+	c.mu.Unlock()
+	for {
+		select {
+		case cl := <-c.queue:
+			c.answer([]*call{cl}, ErrClosed)
+		default:
+			return
+		}
+	}
+}
+
+// stoppedErr is the answer for calls in flight when the committer stopped.
+func stoppedErr(err error) error {
+	if err == nil {
+		return fmt.Errorf("%w: %w", ErrClosed, xregion.ErrOutcomeUnknown)
+	}
+	return fmt.Errorf("%w: %w: %w", ErrClosed, xregion.ErrOutcomeUnknown, err)
+}
 
 func (c *committer) target() int {
 	if c.peer == nil {
@@ -49,6 +100,7 @@ func (c *committer) target() int {
 }
 
 func (c *committer) run(ctx context.Context) {
+	defer c.close()
 	n := c.cfg.maxInFlight
 	if c.peer == nil {
 		n = c.cfg.localInFlight
@@ -76,14 +128,14 @@ func (c *committer) run(ctx context.Context) {
 				break fill
 			}
 		}
-		go func() {
+		c.wg.Go(func() {
 			defer func() { <-slots }()
 			if c.peer == nil {
 				c.commitLocal(ctx, batch)
 			} else {
 				c.stage(ctx, batch)
 			}
-		}()
+		})
 	}
 }
 
@@ -101,6 +153,10 @@ func (c *committer) commitLocal(ctx context.Context, batch []*call) {
 	ctx, cancel := whileWaited(ctx, batch)
 	defer cancel()
 	err := c.send(ctx, writesOfCalls(batch))
+	if err != nil && c.closing() {
+		c.answer(batch, stoppedErr(err))
+		return
+	}
 	if err == nil || len(batch) == 1 || errors.Is(err, xregion.ErrOutcomeUnknown) {
 		c.answer(batch, err)
 		return
@@ -138,7 +194,8 @@ func (c *committer) stage(ctx context.Context, batch []*call) {
 			c.answer(batch, nil)
 			return
 		}
-		if ctx.Err() != nil {
+		if c.closing() {
+			c.answer(batch, stoppedErr(err))
 			return
 		}
 		lastErr = fmt.Errorf("stage on %s: %w", p.store.Region(), err)
@@ -152,7 +209,20 @@ func (c *committer) stage(ctx context.Context, batch []*call) {
 			c.answer(batch, lastErr) // no retry will change the answer
 			return
 		}
-		wait.Sleep(ctx, backoff(attempt+1, cfg.pollInterval, min(cfg.maxBackoff, cfg.heartbeat)))
+		if wait.Sleep(ctx, backoff(attempt+1, cfg.pollInterval, min(cfg.maxBackoff, cfg.heartbeat))) != nil {
+			c.answer(batch, stoppedErr(lastErr))
+			return
+		}
+	}
+}
+
+// closing reports whether the committer is stopping.
+func (c *committer) closing() bool {
+	select {
+	case <-c.stopped:
+		return true
+	default:
+		return false
 	}
 }
 

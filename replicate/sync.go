@@ -154,10 +154,15 @@ func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
 		return fmt.Errorf("write: %w", err)
 	}
 	c := &call{ctx: ctx, writes: ws, start: start, done: make(chan result, 1+len(s.peers))}
-	s.async.commit.enqueue(c)
+	if err := s.async.commit.enqueue(c); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
 	for i, p := range s.peers {
 		if p.sends() {
-			p.c.enqueue(c)
+			if err := p.c.enqueue(c); err != nil {
+				p.unstaged(start)
+				c.done <- result{peer: i, err: err}
+			}
 		} else {
 			p.unstaged(start)
 			c.done <- result{peer: i, err: fmt.Errorf("%s %w", p.store.Region(), errDegraded)}
@@ -273,7 +278,9 @@ func (s *Sync) stateChanged() {
 	s.changed.ch = make(chan struct{})
 }
 
-// Close stops the replicator; writes in flight fail.
+// Close stops the replicator. Writes in flight return an error wrapping
+// ErrClosed and, where a target may hold them, xregion.ErrOutcomeUnknown;
+// later ones fail with ErrClosed.
 func (s *Sync) Close() error {
 	s.cancel()
 	s.wg.Wait()
