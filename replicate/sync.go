@@ -77,6 +77,7 @@ type Sync struct {
 	clock   *xregion.Clock
 	async   *Async // ships the changelog, and group-commits the local writes
 	peers   []*syncPeer
+	guard   *guard
 	metrics *Metrics
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -123,7 +124,7 @@ func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, o
 		s.peers = append(s.peers, sp)
 	}
 	s.wg.Go(func() { s.recover(ctx) })
-	startGuard(ctx, &s.wg, cfg, s.Lag) // alerts only: a Sync write waits for its peers already
+	s.guard = startGuard(ctx, &s.wg, cfg, s.Lag)
 	return s, nil
 }
 
@@ -146,8 +147,12 @@ func stageFunc(from xregion.Region, peer xregion.Store) func(context.Context, []
 //
 // Under Strict, a write not acknowledged by ctx's deadline fails. Under
 // Degrade, a peer silent for DegradeAfter stops counting, and the write is
-// acknowledged by the others (or by the local store alone).
+// acknowledged by the others (or by the local store alone); a guardrail
+// then delays or refuses writes while the RPO is over the tier's target.
 func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
+	if err := s.guard.admit(ctx); err != nil {
+		return err
+	}
 	start := time.Now()
 	stamp(s.clock, s.local.Region(), ws)
 	if err := (xregion.Batch{Writes: ws}).Validate(); err != nil {

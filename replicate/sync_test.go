@@ -261,3 +261,28 @@ func TestTiers_RefuseWhatTheyCannotMeet(t *testing.T) {
 	require.NoError(t, err, "an hourly snapshot meets Tier 3")
 	require.NoError(t, s.Close())
 }
+
+// TestSync_GuardrailRejects: under Degrade, writes go on without a dark
+// peer, and the guardrail refuses them once the RPO passes the tier's
+// target, as it does for Async.
+func TestSync_GuardrailRejects(t *testing.T) {
+	ns := pgNodes(t, "a", "b")
+	a, b := ns[0], ns[1]
+	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote},
+		replicate.WithPolicy(replicate.Degrade), replicate.DegradeAfter(100*time.Millisecond),
+		replicate.Heartbeat(50*time.Millisecond),
+		replicate.ForTier(replicate.Tier{Name: "test", RPO: 200 * time.Millisecond, Strategy: replicate.StrategySync}),
+		replicate.WithGuardrail(replicate.Guardrail{Reject: true}))
+	require.NoError(t, err)
+	defer rep.Close()
+	b.pg.Proxy.Blackhole()
+	require.NoError(t, rep.Write(t.Context(), order("k", "v")), "degraded: acknowledged without the peer")
+	var rejected error
+	require.Eventually(t, func() bool {
+		rejected = rep.Write(t.Context(), order("k2", "v"))
+		return rejected != nil
+	}, 10*time.Second, 20*time.Millisecond, "the guardrail refuses writes once the RPO is over target")
+	require.ErrorIs(t, rejected, replicate.ErrRPOExceeded)
+	b.pg.Proxy.Heal()
+	require.Eventually(t, func() bool { return rep.Write(t.Context(), order("k3", "v")) == nil }, 20*time.Second, 20*time.Millisecond)
+}
