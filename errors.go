@@ -43,6 +43,11 @@ var (
 	// ErrRegionMismatch is returned when a store is opened for one region on
 	// storage that already belongs to another.
 	ErrRegionMismatch = errors.New("xregion: storage belongs to another region")
+
+	// ErrTooLarge is wrapped by errors from Store.Apply and Stager.Stage
+	// when the server refuses a batch for its size: nothing was applied, and
+	// the same writes in smaller batches may succeed.
+	ErrTooLarge = errors.New("xregion: batch too large for the server")
 )
 
 // InvalidError describes bad input: what was wrong and what would be right.

@@ -37,7 +37,8 @@ type Store interface {
 	// before: Apply does nothing and reports Result.Duplicate. A batch whose
 	// After is not the watermark fails with a *WatermarkError. Errors:
 	// ErrInvalid (checked before anything is written), ErrUnknownTable, a
-	// Resolver's error, ErrWatermark.
+	// Resolver's error, ErrWatermark, ErrTooLarge (nothing applied; smaller
+	// batches may pass), ErrOutcomeUnknown.
 	Apply(ctx context.Context, b Batch) (Result, error)
 
 	// Changes returns changelog entries after q.After in changelog order,

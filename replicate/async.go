@@ -50,7 +50,7 @@ func newAsync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Async{cfg: cfg, local: local, clock: clock, wake: make(chan struct{}, 1), cancel: cancel}
 	for _, p := range peers {
-		s := &shipper{cfg: cfg, local: local, peer: p, wake: make(chan struct{}, 1), snapshot: snapshot}
+		s := &shipper{cfg: cfg, local: local, peer: p, wake: make(chan struct{}, 1), snapshot: snapshot, limit: cfg.maxBatchBytes}
 		a.shippers = append(a.shippers, s)
 		a.wg.Go(func() { s.run(ctx) })
 	}
@@ -70,6 +70,8 @@ func validate(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 		return &xregion.InvalidError{What: "peers", Reason: "none; pass the stores of the regions to replicate to"}
 	case cfg.batchSize < 1 || cfg.batchSize > xregion.MaxChangeLimit:
 		return &xregion.InvalidError{What: "batch size", Reason: fmt.Sprintf("%d; want 1 to %d", cfg.batchSize, xregion.MaxChangeLimit)}
+	case cfg.maxBatchBytes < 1:
+		return &xregion.InvalidError{What: "max batch bytes", Reason: fmt.Sprintf("%d; want 1 or more", cfg.maxBatchBytes)}
 	case cfg.localInFlight < 1:
 		return &xregion.InvalidError{What: "local in flight", Reason: fmt.Sprintf("%d; want 1 or more", cfg.localInFlight)}
 	case cfg.pollInterval <= 0 || cfg.heartbeat <= 0 || cfg.maxBackoff <= 0:
@@ -190,6 +192,7 @@ type shipper struct {
 	peer     xregion.Store
 	wake     chan struct{}
 	snapshot bool // ship every cfg.every, coalesced per key
+	limit    int  // bytes per batch: MaxBatchBytes, lowered when the peer refuses a batch as too large
 
 	mu struct {
 		sync.Mutex
@@ -317,7 +320,7 @@ func (s *shipper) ship(ctx context.Context) (progressed bool, err error) {
 		if read.err != nil {
 			return progressed, fmt.Errorf("read changes: %w", read.err)
 		}
-		changes := read.changes
+		changes := read.changes[:batchEnd(read.changes, s.limit)]
 		if len(changes) == 0 {
 			if s.snapshot {
 				next = time.Now().Add(s.cfg.every)
@@ -333,6 +336,12 @@ func (s *shipper) ship(ctx context.Context) (progressed bool, err error) {
 		res, err := s.peer.Apply(ctx, b)
 		var wmErr *xregion.WatermarkError
 		switch {
+		case errors.Is(err, xregion.ErrTooLarge) && len(changes) > 1:
+			s.limit = max(batchBytes(b.Writes)/2, 1)
+			s.cfg.logger.Warn("replicate: peer refused a batch as too large; splitting it", "peer", s.peer.Region(),
+				"changes", len(changes), "bytes", batchBytes(b.Writes), "err", err)
+			ahead = nil
+			continue
 		case errors.As(err, &wmErr):
 			// Someone else moved the watermark (a process that held the
 			// lease before us): continue from where the peer stands.
@@ -345,6 +354,31 @@ func (s *shipper) ship(ctx context.Context) (progressed bool, err error) {
 		wm, progressed = b.Through, true
 		s.shipped(wm, res)
 	}
+}
+
+// batchEnd returns how many of changes, from the first, one batch carries:
+// at least one, and no more than fit in limit bytes.
+func batchEnd(changes []xregion.Change, limit int) int {
+	n := 0
+	for i, c := range changes {
+		n += writeBytes(xregion.Write{Table: c.Table, Record: c.Record})
+		if i > 0 && n > limit {
+			return i
+		}
+	}
+	return len(changes)
+}
+
+// writeBytes is what a write weighs against MaxBatchBytes: its key and
+// value.
+func writeBytes(w xregion.Write) int { return len(w.Record.Key) + len(w.Record.Value) }
+
+func batchBytes(ws []xregion.Write) int {
+	n := 0
+	for _, w := range ws {
+		n += writeBytes(w)
+	}
+	return n
 }
 
 // changesRead is the answer of a read of the local changelog.

@@ -118,12 +118,12 @@ func (c *committer) run(ctx context.Context) {
 			return
 		case slots <- struct{}{}:
 		}
-		batch, n := []*call{first}, len(first.writes)
+		batch, n, size := []*call{first}, len(first.writes), batchBytes(first.writes)
 	fill:
-		for n < c.cfg.batchSize {
+		for n < c.cfg.batchSize && size < c.cfg.maxBatchBytes {
 			select {
 			case cl := <-c.queue:
-				batch, n = append(batch, cl), n+len(cl.writes)
+				batch, n, size = append(batch, cl), n+len(cl.writes), size+batchBytes(cl.writes)
 			default:
 				break fill
 			}
@@ -205,7 +205,13 @@ func (c *committer) stage(ctx context.Context, batch []*call) {
 			c.skip(batch)
 			return
 		}
-		if errors.Is(err, xregion.ErrInvalid) || errors.Is(err, xregion.ErrUnknownTable) {
+		if errors.Is(err, xregion.ErrTooLarge) && len(batch) > 1 {
+			h := len(batch) / 2
+			c.stage(ctx, batch[:h:h])
+			c.stage(ctx, batch[h:])
+			return
+		}
+		if errors.Is(err, xregion.ErrInvalid) || errors.Is(err, xregion.ErrUnknownTable) || errors.Is(err, xregion.ErrTooLarge) {
 			c.answer(batch, lastErr) // no retry will change the answer
 			return
 		}

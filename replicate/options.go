@@ -8,6 +8,7 @@ import (
 // Defaults of the options below.
 const (
 	DefaultBatchSize     = 1000
+	DefaultMaxBatchBytes = 8 << 20
 	DefaultPollInterval  = 10 * time.Millisecond
 	DefaultHeartbeat     = time.Second
 	DefaultMaxBackoff    = 2 * time.Second
@@ -28,6 +29,7 @@ func (f option) apply(c *config) { f(c) }
 type config struct {
 	tier          *Tier
 	batchSize     int
+	maxBatchBytes int
 	pollInterval  time.Duration
 	heartbeat     time.Duration
 	maxBackoff    time.Duration
@@ -50,6 +52,7 @@ type config struct {
 func newConfig(opts []Option) config {
 	c := config{
 		batchSize:     DefaultBatchSize,
+		maxBatchBytes: DefaultMaxBatchBytes,
 		pollInterval:  DefaultPollInterval,
 		heartbeat:     DefaultHeartbeat,
 		maxBackoff:    DefaultMaxBackoff,
@@ -75,6 +78,13 @@ func ForTier(t Tier) Option { return option(func(c *config) { c.tier = &t }) }
 // BatchSize is the most changes shipped in one batch. Default
 // DefaultBatchSize.
 func BatchSize(n int) Option { return option(func(c *config) { c.batchSize = n }) }
+
+// MaxBatchBytes bounds the keys and values one batch carries, shipped or
+// staged, whatever BatchSize allows; a write larger than it goes alone. A
+// batch the peer refuses as too large (xregion.ErrTooLarge) is split, and
+// later batches are kept to the size that passed. Default
+// DefaultMaxBatchBytes.
+func MaxBatchBytes(n int) Option { return option(func(c *config) { c.maxBatchBytes = n }) }
 
 // PollInterval is how often an idle shipper looks for new changes; Notify
 // wakes it sooner. Default DefaultPollInterval.

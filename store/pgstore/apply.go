@@ -375,10 +375,24 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 // the server answered with an error (so it rolled back), or nothing was sent.
 func outcome(err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
+	if errors.As(err, &pgErr) {
+		if tooLarge(pgErr) {
+			return fmt.Errorf("%w: %w", xregion.ErrTooLarge, err)
+		}
+		return err
+	}
+	if pgconn.SafeToRetry(err) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", xregion.ErrOutcomeUnknown, err)
+}
+
+// tooLarge reports a server error that refuses a statement for its size:
+// a limit of the server's (class 54), its memory, or an allocation past
+// PostgreSQL's 1 GB per value.
+func tooLarge(e *pgconn.PgError) bool {
+	return strings.HasPrefix(e.Code, "54") || e.Code == "53200" ||
+		e.Code == "XX000" && strings.HasPrefix(e.Message, "invalid memory alloc request size")
 }
 
 // rollback ends a failed transaction so the connection can be reused. If it

@@ -41,7 +41,10 @@
 //
 // If the connection fails during the second round trip, the batch may or may
 // not have committed; Apply then says so with xregion.ErrOutcomeUnknown.
-// Sending the same batch again is safe.
+// Sending the same batch again is safe. A batch the server refuses for its
+// size (a limit of class 54, out of memory, an allocation past 1 GB) fails
+// with xregion.ErrTooLarge: nothing was applied, and smaller batches may
+// pass.
 //
 // # Reading the changelog
 //
