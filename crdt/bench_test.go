@@ -69,20 +69,20 @@ func BenchmarkORSet_MergeDelta(b *testing.B) {
 
 func BenchmarkORSet_Encode(b *testing.B) {
 	x, _ := bigSets(b, 100_000)
-	n := len(Encode(x))
+	n := len(encoded(x))
 	buf := make([]byte, 0, n)
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		buf = AppendEncode(buf[:0], x)
+		buf, _ = AppendEncode(buf[:0], x)
 	}
 	b.ReportMetric(float64(x.Len())*float64(b.N)/b.Elapsed().Seconds(), "elements/s")
 }
 
 func BenchmarkORSet_Decode(b *testing.B) {
 	x, _ := bigSets(b, 100_000)
-	enc := Encode(x)
+	enc := encoded(x)
 	b.SetBytes(int64(len(enc)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -158,7 +158,7 @@ func BenchmarkPNCounter_Encode(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := Decode(Encode(m)); err != nil {
+		if _, err := Decode(encoded(m)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -134,6 +134,11 @@
 // input allocates much more than its own size or recurses without bound.
 // Every decoder is fuzzed.
 //
+// Bad arguments are errors, not panics: a nil State, or a pointer to a
+// state (the State interface admits one: it has its value's methods), given
+// to Merge, Encode, Write or ORMap.Update is an *xregion.InvalidError, as is
+// every record given to a Resolver not made by NewResolver.
+//
 // # The Resolver's rules
 //
 //   - No stored record: the incoming one is stored as it is, once its

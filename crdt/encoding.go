@@ -38,15 +38,24 @@ const formatV1 byte = 1
 //	type      1 byte, the Type (1 gcounter ... 7 ormap)
 //	body      the type's fields; maps and sets sorted, varints minimal
 //
-// s must not be nil.
-func Encode(s State) []byte {
+// The only error is an *xregion.InvalidError for a nil s or a pointer to a
+// state: a State can be nil at run time (ORMap.Value of a missing field),
+// and an encoding of nothing must not reach a record.
+func Encode(s State) ([]byte, error) {
+	if err := check("crdt state to encode", s); err != nil {
+		return nil, err
+	}
 	return AppendEncode(make([]byte, 0, 64), s)
 }
 
-// AppendEncode appends the encoding of s to b.
-func AppendEncode(b []byte, s State) []byte {
+// AppendEncode appends the encoding of s to b. On error, Encode's, it
+// returns b unchanged.
+func AppendEncode(b []byte, s State) ([]byte, error) {
+	if err := check("crdt state to encode", s); err != nil {
+		return b, err
+	}
 	b = append(b, formatV1, byte(s.Type()))
-	return s.appendBody(b)
+	return s.appendBody(b), nil
 }
 
 // Decode decodes an encoding written by Encode. Bytes from another region
@@ -90,13 +99,15 @@ func DecodeAs[T State](b []byte) (T, error) {
 	return t, nil
 }
 
-// Equal reports whether a and b are the same state: the same type and
-// equal encodings.
+// Equal reports whether a and b are the same state: equal encodings, which
+// hold the type. Two nils are equal; a pointer to a state equals nothing.
 func Equal(a, b State) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	return a.Type() == b.Type() && string(Encode(a)) == string(Encode(b))
+	ea, errA := Encode(a)
+	eb, errB := Encode(b)
+	return errA == nil && errB == nil && string(ea) == string(eb)
 }
 
 // --- writing ---

@@ -12,6 +12,17 @@ import (
 	"github.com/xregion/xregion"
 )
 
+// encoded is Encode for a state a test built, where an error can only be
+// the test's own mistake: it panics on one, so helpers without a
+// *testing.T can use it.
+func encoded(s State) []byte {
+	b, err := Encode(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // raw builds an encoding by hand: a byte is written as is, an int as a
 // uvarint, a string as uvarint length and bytes, a []byte as is.
 func raw(parts ...any) []byte {
@@ -72,12 +83,16 @@ func samples(t testing.TB) []State {
 func TestEncode_roundTrip(t *testing.T) {
 	for _, s := range samples(t) {
 		t.Run(kind(s), func(t *testing.T) {
-			b := Encode(s)
+			b, err := Encode(s)
+			require.NoError(t, err)
 			require.Equal(t, []byte{formatV1, byte(s.Type())}, b[:2], "format version, then type tag")
+			appended, err := AppendEncode([]byte("x"), s)
+			require.NoError(t, err)
+			require.Equal(t, "x"+string(b), string(appended))
 			got, err := Decode(b)
 			require.NoError(t, err)
 			require.Equal(t, s.Type(), got.Type())
-			require.Equal(t, b, Encode(got))
+			require.Equal(t, b, encoded(got))
 			require.True(t, Equal(s, got))
 			// The state shares no memory with the input.
 			for i := range b {
@@ -118,10 +133,10 @@ func TestEncode_canonical(t *testing.T) {
 }
 
 func TestDecodeAs(t *testing.T) {
-	set, err := DecodeAs[ORSet](Encode(ORSet{}))
+	set, err := DecodeAs[ORSet](encoded(ORSet{}))
 	require.NoError(t, err)
 	require.Zero(t, set.Len())
-	_, err = DecodeAs[GCounter](Encode(ORSet{}))
+	_, err = DecodeAs[GCounter](encoded(ORSet{}))
 	require.ErrorIs(t, err, ErrTypeMismatch)
 	_, err = DecodeAs[GCounter]([]byte{9})
 	require.ErrorIs(t, err, xregion.ErrCorrupt)
@@ -242,14 +257,14 @@ func TestDecode_acceptsTheLimits(t *testing.T) {
 		require.NoError(t, err)
 		inner = d
 	}
-	mustDecode(t, Encode(inner))
+	mustDecode(t, encoded(inner))
 
 	pn, _ := NewPNCounter(MaxPrecision, 0)
 	d, err := pn.Add(ra, dec(strings.Repeat("9", MaxPrecision)))
 	require.NoError(t, err)
-	mustDecode(t, Encode(d))
+	mustDecode(t, encoded(d))
 
 	s, err := ORSet{}.Add(ra, strings.Repeat("x", MaxElementLen))
 	require.NoError(t, err)
-	mustDecode(t, Encode(s))
+	mustDecode(t, encoded(s))
 }

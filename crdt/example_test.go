@@ -188,7 +188,8 @@ func ExampleResolver() {
 	now := clock.Now()
 	views := func(r xregion.Region, n uint64, ms int64) xregion.Record {
 		d, _ := crdt.GCounter{}.Inc(r, n)
-		return xregion.Record{Key: "page/home", Value: crdt.Encode(d),
+		value, _ := crdt.Encode(d) // fails only for a nil state
+		return xregion.Record{Key: "page/home", Value: value,
 			Version: xregion.Version{Time: xregion.Timestamp{WallTime: now.WallTime - ms*1e6}, Region: r}}
 	}
 	stored := views(east, 5, 20) // what us-east-1 holds

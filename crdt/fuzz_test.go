@@ -28,7 +28,7 @@ func FuzzDecodeORMap(f *testing.F)          { fuzzType(f, TypeORMap) }
 func FuzzDecode(f *testing.F) {
 	seeds := seedStates(f)
 	for _, s := range seeds {
-		f.Add(Encode(s))
+		f.Add(encoded(s))
 	}
 	f.Add([]byte{})
 	f.Add([]byte{formatV1})
@@ -44,7 +44,7 @@ func fuzzType(f *testing.F, typ Type) {
 	for _, s := range seeds {
 		if s.Type() == typ {
 			same = append(same, s)
-			f.Add(Encode(s)[2:])
+			f.Add(encoded(s)[2:])
 		}
 	}
 	f.Add([]byte{})
@@ -71,7 +71,7 @@ func checkDecoded(t *testing.T, b []byte, others []State) {
 		}
 		return
 	}
-	if got := Encode(s); string(got) != string(b) {
+	if got := encoded(s); string(got) != string(b) {
 		t.Fatalf("not canonical: decoded and encoded again\n got %x\nwant %x", got, b)
 	}
 	if enc(mergeSame(s, s)) != string(b) {
@@ -83,7 +83,7 @@ func checkDecoded(t *testing.T, b []byte, others []State) {
 		}
 		so, os := mergeSame(s, o), mergeSame(o, s)
 		if enc(so) != enc(os) {
-			t.Fatalf("merge is not commutative with %x", Encode(o))
+			t.Fatalf("merge is not commutative with %x", encoded(o))
 		}
 		if enc(mergeSame(so, s)) != enc(so) || enc(mergeSame(so, o)) != enc(so) {
 			t.Fatalf("a merge does not include its arguments")
@@ -91,7 +91,7 @@ func checkDecoded(t *testing.T, b []byte, others []State) {
 		decodable(t, so)
 	}
 	exercise(t, s)
-	if string(Encode(s)) != string(b) {
+	if string(encoded(s)) != string(b) {
 		t.Fatalf("an operation modified the state")
 	}
 }
@@ -102,7 +102,7 @@ func decodable(t *testing.T, s State) {
 	if withinReplicas(s) != nil {
 		return // merging two states can pass MaxReplicas; the Resolver refuses it
 	}
-	b := Encode(s)
+	b := encoded(s)
 	if len(b) > MaxEncodedLen {
 		return
 	}
@@ -221,7 +221,7 @@ func seedStates(t testing.TB) []State {
 func FuzzResolve(f *testing.F) {
 	states := seedStates(f)
 	for i, s := range states {
-		f.Add(Encode(s), Encode(states[(i+1)%len(states)]), int64(i))
+		f.Add(encoded(s), encoded(states[(i+1)%len(states)]), int64(i))
 	}
 	f.Add([]byte{}, []byte{formatV1}, int64(0))
 	res, _ := newTestResolver(f, rc)

@@ -86,7 +86,7 @@ func TestGCounter_Inc(t *testing.T) {
 		require.ErrorIs(t, err, xregion.ErrInvalid)
 		_, err = c.Inc("r7", 1)
 		require.NoError(t, err, "a region already named is fine")
-		_, err = Decode(Encode(c))
+		_, err = Decode(encoded(c))
 		require.NoError(t, err)
 	})
 }

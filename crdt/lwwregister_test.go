@@ -119,7 +119,7 @@ func TestLWWRegister_Set(t *testing.T) {
 		got, ok := r.Value()
 		require.True(t, ok, "an empty value is a value")
 		require.Empty(t, got)
-		require.Equal(t, enc(r), enc(mustDecode(t, Encode(r))))
+		require.Equal(t, enc(r), enc(mustDecode(t, encoded(r))))
 	})
 }
 

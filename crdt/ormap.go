@@ -132,16 +132,17 @@ func Get[T State](m ORMap, name string) (T, bool) {
 //
 // The map delta carries the field's whole new value. Errors, all
 // *xregion.InvalidError unless said: an invalid region, too many regions,
-// a nil delta or a BoundedCounter, a name longer than MaxElementLen, maps
-// nested deeper than MaxDepth; a *TypeMismatchError for a PNCounter with
-// limits other than the field's.
+// a nil delta, a pointer to a state or a BoundedCounter, a name longer
+// than MaxElementLen, maps nested deeper than MaxDepth; a
+// *TypeMismatchError for a PNCounter with limits other than the field's.
 func (m ORMap) Update(r xregion.Region, name string, delta State) (ORMap, error) {
 	if err := r.Validate(); err != nil {
 		return ORMap{}, err
 	}
+	if err := check("ormap update of "+quote(name), delta); err != nil {
+		return ORMap{}, err
+	}
 	switch {
-	case delta == nil:
-		return ORMap{}, invalid("ormap update of "+quote(name), "nil state")
 	case delta.Type() == TypeBoundedCounter:
 		return ORMap{}, invalid("ormap update of "+quote(name), "a bounded counter cannot be a map field: removing it concurrently with a decrement could take the balance below zero; keep it in a record of its own")
 	case len(name) > MaxElementLen:

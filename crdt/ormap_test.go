@@ -247,7 +247,7 @@ func TestORMap_Update(t *testing.T) {
 			inner = d
 		}
 		require.Equal(t, MaxDepth, depth(inner))
-		_, err := Decode(Encode(inner))
+		_, err := Decode(encoded(inner))
 		require.NoError(t, err)
 		_, err = ORMap{}.Update(ra, "m", inner)
 		require.ErrorIs(t, err, xregion.ErrInvalid)

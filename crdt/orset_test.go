@@ -114,7 +114,7 @@ func TestORSet_noTombstones(t *testing.T) {
 	}
 	s[0] = s[0].Merge(s[1]).Merge(s[2])
 	s[1], s[2] = s[0], s[0]
-	before := len(Encode(s[0]))
+	before := len(encoded(s[0]))
 	for i := range 20_000 {
 		r := i % 3
 		x := elems[rng.IntN(len(elems))]
@@ -137,7 +137,7 @@ func TestORSet_noTombstones(t *testing.T) {
 	}
 	all := s[0].Merge(s[1]).Merge(s[2])
 	require.Equal(t, len(elems), all.Len())
-	after := len(Encode(all))
+	after := len(encoded(all))
 	// Counters grew from 3 digits to 5, and each element holds at most
 	// one dot per region: the size may not grow with the 20,000 operations
 	// beyond the longer varints.
@@ -179,8 +179,8 @@ func TestORSet_deltaIsSmall(t *testing.T) {
 	s = s.Merge(d)
 	add, err := s.Add(rb, "e00042")
 	require.NoError(t, err)
-	require.Less(t, len(Encode(add)), 64)
-	require.Less(t, len(Encode(s.Remove("e00042"))), 64)
+	require.Less(t, len(encoded(add)), 64)
+	require.Less(t, len(encoded(s.Remove("e00042"))), 64)
 	require.Equal(t, 10_000, s.Merge(add).Len())
 	require.Equal(t, 9_999, s.Merge(s.Remove("e00042")).Len())
 }

@@ -193,7 +193,7 @@ func TestPNCounter_Add(t *testing.T) {
 			require.NoError(t, err)
 		}
 		require.Equal(t, "0.00", c.Value().String())
-		_, err = Decode(Encode(c))
+		_, err = Decode(encoded(c))
 		require.NoError(t, err)
 	})
 }

@@ -11,6 +11,8 @@ import (
 // that nothing is lost and every region that has applied the same writes
 // holds the same record, whatever order they arrived in. A Resolver holds no
 // state beyond its region's name and clock, and is safe for concurrent use.
+// Make one with NewResolver: the zero Resolver has no clock, and refuses
+// every record.
 type Resolver struct {
 	region xregion.Region
 	clock  *xregion.Clock
@@ -55,9 +57,15 @@ func NewResolver(region xregion.Region, clock *xregion.Clock) (*Resolver, error)
 // *StaleWriteError for a write of this region stamped before a stored
 // version of another region whose state it changes, which, merged, would
 // carry the other region's version, and so never be shipped by this
-// region's shipper (ErrStaleWrite: stamp it again). Resolve never panics
-// and never modifies local or incoming.
+// region's shipper (ErrStaleWrite: stamp it again); an
+// *xregion.InvalidError from a zero or nil Resolver, not made by
+// NewResolver. Resolve never panics and never modifies local or incoming.
 func (r *Resolver) Resolve(local, incoming xregion.Record) (xregion.Resolution, error) {
+	if r == nil || r.clock == nil {
+		// Without the clock, the region's later writes could be stamped
+		// before what it holds; refuse rather than resolve without it.
+		return xregion.Resolution{}, invalid("crdt resolver", "zero value; construct it with crdt.NewResolver")
+	}
 	key := quote(incoming.Key)
 	switch {
 	case incoming.Version.IsZero():
@@ -92,7 +100,10 @@ func (r *Resolver) Resolve(local, incoming xregion.Record) (xregion.Resolution, 
 	if err != nil {
 		return xregion.Resolution{}, fmt.Errorf("crdt: key %s: %w", key, err)
 	}
-	value := Encode(merged)
+	value, err := Encode(merged)
+	if err != nil {
+		return xregion.Resolution{}, fmt.Errorf("crdt: key %s: %w", key, err)
+	}
 	valueChanged := string(value) != string(local.Value)
 	if valueChanged {
 		if len(value) > MaxEncodedLen {

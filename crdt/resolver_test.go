@@ -26,7 +26,7 @@ func newTestResolver(t testing.TB, region xregion.Region) (*Resolver, *xregion.C
 func ver(ms int64, r xregion.Region) xregion.Version { return xregion.Version{Time: ts(ms), Region: r} }
 
 func rec(s State, v xregion.Version) xregion.Record {
-	return xregion.Record{Key: "k", Value: Encode(s), Version: v}
+	return xregion.Record{Key: "k", Value: encoded(s), Version: v}
 }
 
 func counter(t testing.TB, pairs ...any) GCounter {
@@ -131,7 +131,7 @@ func TestResolver_Resolve_refuses(t *testing.T) {
 		local, incoming xregion.Record
 		is              error
 	}{
-		"zero version":        {incoming: xregion.Record{Key: "k", Value: Encode(GCounter{})}, is: xregion.ErrInvalid},
+		"zero version":        {incoming: xregion.Record{Key: "k", Value: encoded(GCounter{})}, is: xregion.ErrInvalid},
 		"incoming tombstone":  {local: good, incoming: xregion.Record{Key: "k", Version: ver(20, rb), Tombstone: true}, is: xregion.ErrInvalid},
 		"stored tombstone":    {local: xregion.Record{Key: "k", Version: ver(5, rb), Tombstone: true}, incoming: good, is: xregion.ErrInvalid},
 		"other key":           {local: xregion.Record{Key: "j", Value: good.Value, Version: ver(5, rb)}, incoming: good, is: xregion.ErrInvalid},

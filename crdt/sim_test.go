@@ -154,7 +154,7 @@ func (s *sim[T]) exchange() int {
 		s.know[y] |= e.implies
 	default:
 		// y's state crosses the wire: it must come back as it was.
-		b := Encode(s.state[y])
+		b := encoded(s.state[y])
 		got, err := Decode(b)
 		if err != nil {
 			require.NoError(s.t, err)
@@ -244,7 +244,7 @@ func (s *sim[T]) priorOf(r int, op, elem string) uint64 {
 	return m
 }
 
-func enc(s State) string { return string(Encode(s)) }
+func enc(s State) string { return string(encoded(s)) }
 
 // same fails the test unless got == want. It costs nothing when they are
 // equal, which thousands of histories need: require's bookkeeping

@@ -46,7 +46,9 @@ func (t Type) valid() bool { return t >= TypeGCounter && t <= TypeORMap }
 
 // State is a CRDT state of this package: GCounter, PNCounter,
 // BoundedCounter, LWWRegister, MVRegister, ORSet or ORMap. The interface is
-// closed: Encode, Decode, Merge and ORMap handle exactly these types.
+// closed: Encode, Decode, Merge and ORMap handle exactly these types. A
+// pointer to one has its methods too, but is not a State they accept: they
+// refuse it, and nil, with an *xregion.InvalidError.
 //
 // States are immutable values: Merge and every mutation return new states
 // and never modify their receiver or arguments, so states can be shared
@@ -60,9 +62,16 @@ type State interface {
 
 // Merge returns the join of a and b, which must be of the same type (and,
 // for PN counters, declared with the same limits): a *TypeMismatchError
-// otherwise. Like each type's own Merge it is commutative, associative and
+// otherwise, and an *xregion.InvalidError for a nil state or a pointer to
+// one. Like each type's own Merge it is commutative, associative and
 // idempotent, and it modifies neither argument.
 func Merge(a, b State) (State, error) {
+	if err := check("crdt merge: local state", a); err != nil {
+		return nil, err
+	}
+	if err := check("crdt merge: incoming state", b); err != nil {
+		return nil, err
+	}
 	if ka, kb := kind(a), kind(b); ka != kb {
 		return nil, &TypeMismatchError{Local: ka, Incoming: kb}
 	}
@@ -89,6 +98,19 @@ func mergeSame(a, b State) State {
 		return a.Merge(b.(ORMap))
 	}
 	panic(fmt.Sprintf("crdt: unknown state type %T", a))
+}
+
+// check refuses what is not a state of this package's types: nil, or a
+// pointer to a state, which the interface admits (a pointer has its value's
+// methods) but which panics when nil and which no merge expects.
+func check(what string, s State) error {
+	switch s.(type) {
+	case GCounter, PNCounter, BoundedCounter, LWWRegister, MVRegister, ORSet, ORMap:
+		return nil
+	case nil:
+		return invalid(what, "nil; pass a state such as crdt.ORSet{}")
+	}
+	return invalid(what, "%T; pass the state itself, not a pointer to it", s)
 }
 
 // kind names what must agree for two states to merge: the type, and a PN

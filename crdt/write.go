@@ -21,13 +21,15 @@ import (
 // *StaleWriteError, a write stamped before the stored record of another
 // region whose state it changes.
 //
-// Errors: an *xregion.InvalidError for a nil state or a record failing
-// xregion.Record.Validate (an invalid key or region, a value over
-// MaxEncodedLen); an *xregion.ClockOffsetError (wrapped) if base is further
-// ahead of the wall clock than the clock's MaxOffset.
+// Errors: an *xregion.InvalidError for a nil state, a pointer to a state,
+// a nil clock or a record failing xregion.Record.Validate (an invalid key or
+// region, a value over MaxEncodedLen); an *xregion.ClockOffsetError
+// (wrapped) if base is further ahead of the wall clock than the clock's
+// MaxOffset.
 func Write(clock *xregion.Clock, region xregion.Region, key string, base xregion.Version, s State) (xregion.Record, error) {
-	if s == nil {
-		return xregion.Record{}, invalid("crdt write of "+quote(key), "nil state")
+	value, err := Encode(s)
+	if err != nil {
+		return xregion.Record{}, fmt.Errorf("crdt: write %s: %w", quote(key), err)
 	}
 	if clock == nil {
 		return xregion.Record{}, invalid("crdt write of "+quote(key), "nil clock")
@@ -39,7 +41,7 @@ func Write(clock *xregion.Clock, region xregion.Region, key string, base xregion
 	}
 	rec := xregion.Record{
 		Key:     key,
-		Value:   Encode(s),
+		Value:   value,
 		Version: xregion.Version{Time: clock.Now(), Region: region},
 		Base:    base,
 	}

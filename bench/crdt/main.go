@@ -126,7 +126,7 @@ func bench(name, what string, per float64, unit string, f func(b *testing.B)) re
 
 func orsetThroughput(n int) []result {
 	x, y := bigSets(n)
-	enc := crdt.Encode(x)
+	enc := must(crdt.Encode(x))
 	delta := must(x.Add(regions[1], "sku-0004242"))
 	buf := make([]byte, 0, len(enc))
 	return []result{
@@ -142,7 +142,7 @@ func orsetThroughput(n int) []result {
 		}),
 		bench("orset-encode", fmt.Sprintf("encode a %d-element ORSet (%d bytes)", n, len(enc)), float64(len(enc))/1e6, "MB/s", func(b *testing.B) {
 			for b.Loop() {
-				buf = crdt.AppendEncode(buf[:0], x)
+				buf = must(crdt.AppendEncode(buf[:0], x))
 			}
 		}),
 		bench("orset-decode", fmt.Sprintf("decode a %d-element ORSet (%d bytes), checking it", n, len(enc)), float64(len(enc))/1e6, "MB/s", func(b *testing.B) {
@@ -176,7 +176,7 @@ func counters() []result {
 		g[(k+1)%3], p[(k+1)%3], bc[(k+1)%3] = g[(k+1)%3].Merge(g[k]), p[(k+1)%3].Merge(p[k]), bc[(k+1)%3].Merge(bc[k])
 	}
 	pnAll := p[0].Merge(p[1]).Merge(p[2])
-	pnEnc := crdt.Encode(pnAll)
+	pnEnc := must(crdt.Encode(pnAll))
 	return []result{
 		bench("gcounter-merge-3", "merge 3 regions' GCounters", 1, "merges/s", func(b *testing.B) {
 			for b.Loop() {
@@ -195,7 +195,7 @@ func counters() []result {
 		}),
 		bench("pncounter-encode", fmt.Sprintf("encode a 3-region PNCounter (%d bytes)", len(pnEnc)), 1, "encodes/s", func(b *testing.B) {
 			for b.Loop() {
-				_ = crdt.Encode(pnAll)
+				must(crdt.Encode(pnAll))
 			}
 		}),
 		bench("pncounter-decode", fmt.Sprintf("decode a 3-region PNCounter (%d bytes)", len(pnEnc)), 1, "decodes/s", func(b *testing.B) {
@@ -214,7 +214,7 @@ func counters() []result {
 // metadataPerElement is the encoding of s less its elements' own bytes
 // (and their length prefixes), per element.
 func metadataPerElement(s crdt.ORSet) (perElement float64, total int) {
-	total = len(crdt.Encode(s))
+	total = len(must(crdt.Encode(s)))
 	payload := 0
 	for _, e := range s.Elements() {
 		payload += len(binary.AppendUvarint(nil, uint64(len(e)))) + len(e)
