@@ -55,7 +55,9 @@
 //
 // Resolve is pure apart from that clock update: it does no I/O, never
 // modifies its arguments, and returns records that share no memory with
-// them. A Resolver is safe for concurrent use.
+// them. A Resolver is safe for concurrent use. Make it with New: the zero
+// Resolver has no clock to fold versions into, and refuses every record
+// with an error wrapping xregion.ErrInvalid rather than panic.
 //
 // # Concurrency
 //

@@ -12,7 +12,8 @@ import (
 // Resolver is the last-write-wins xregion.Resolver: the highest version wins,
 // and a loser whose writer had not seen the winner is reported as lost (see
 // the package documentation). It holds no state of its own beyond the
-// region's clock, and is safe for concurrent use.
+// region's clock, and is safe for concurrent use. Make one with New: the
+// zero Resolver has no clock, and refuses every record.
 type Resolver struct {
 	clock *xregion.Clock
 }
@@ -41,8 +42,17 @@ func New(clock *xregion.Clock) (*Resolver, error) {
 // Errors: a *xregion.ClockOffsetError (wrapped, with the key) when incoming
 // is stamped more than MaxOffset ahead of the local wall clock; an error
 // wrapping xregion.ErrInvalid when incoming has no version or its key is not
-// local's. Resolve never modifies local or incoming.
+// local's, or when r is zero or nil, not made by New. Resolve never panics
+// and never modifies local or incoming.
 func (r *Resolver) Resolve(local, incoming xregion.Record) (xregion.Resolution, error) {
+	if r == nil || r.clock == nil {
+		// Without the clock, the region's later writes could be stamped
+		// before what it has seen; refuse rather than resolve without it.
+		return xregion.Resolution{}, &xregion.InvalidError{
+			What:   "lww resolver",
+			Reason: "zero value; construct it with lww.New",
+		}
+	}
 	if incoming.Version.IsZero() {
 		return xregion.Resolution{}, &xregion.InvalidError{
 			What:   "lww incoming record " + quote(incoming.Key),
