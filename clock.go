@@ -101,6 +101,8 @@ func (c *Clock) MaxOffset() time.Duration { return c.maxOffset }
 // Now returns a Timestamp later than any this clock has returned or been
 // updated with. If the wall clock has not moved past the last timestamp (it
 // stood still or jumped backwards), the logical counter advances instead.
+// At the last Timestamp there is (see Timestamp.Next) Now keeps returning
+// it: readings stop being unique rather than go back.
 func (c *Clock) Now() Timestamp {
 	physical := c.wall.Now().UnixNano()
 	c.mu.Lock()

@@ -66,6 +66,14 @@
 // increasing, but they stop tracking real time until the wall clock passes
 // them again.
 //
+// HAZARD: the end of time. Timestamps end at WallTime math.MaxInt64, in
+// April 2262; Timestamp.Next of the last one returns it unchanged instead of
+// wrapping to a negative Timestamp before all others. A Clock gets there
+// only with a wall clock that far ahead, or a MaxOffset of centuries that
+// lets Update fold in a remote timestamp that far ahead; it then returns
+// that last Timestamp again and again: its readings stop being unique, but
+// never go back.
+//
 // HAZARD: ties. Versions that share a Timestamp are ordered by Region name,
 // the same way in every region. Two processes in one region with separate
 // clocks can stamp identical Versions on different writes; resolvers must

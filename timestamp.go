@@ -43,9 +43,16 @@ func (t Timestamp) Compare(u Timestamp) int {
 func (t Timestamp) Less(u Timestamp) bool { return t.Compare(u) < 0 }
 
 // Next returns the smallest Timestamp after t. When the logical counter is
-// exhausted it moves to the next nanosecond.
+// exhausted it moves to the next nanosecond. The last Timestamp,
+// {WallTime: math.MaxInt64, Logical: math.MaxInt32} (in April 2262), has
+// no successor: Next returns it unchanged, the one t for which
+// t.Less(t.Next()) is false, rather than wrap to a negative Timestamp
+// before all others.
 func (t Timestamp) Next() Timestamp {
 	if t.Logical == math.MaxInt32 {
+		if t.WallTime == math.MaxInt64 {
+			return t
+		}
 		return Timestamp{WallTime: t.WallTime + 1}
 	}
 	return Timestamp{WallTime: t.WallTime, Logical: t.Logical + 1}
