@@ -145,7 +145,10 @@ func (b Backlog) Age() time.Duration {
 // region must run before it takes over from a failed peer.
 type Stager interface {
 	// Stage durably records writes made in region from, unresolved.
-	// Staging the same write twice is harmless.
+	// Staging the same write twice is harmless. Errors, before anything is
+	// staged: ErrInvalid (no from, or a write that fails Batch.Validate),
+	// ErrUnknownTable (a table not declared with DefineTable, which Apply
+	// would refuse when the write leaves the stage).
 	Stage(ctx context.Context, from Region, writes []Write) error
 	// ApplyStaged resolves every staged write through its table's Resolver
 	// as Apply would, in staging order, and removes it from the stage.

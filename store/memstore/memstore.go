@@ -269,6 +269,13 @@ func (s *Store) Stage(ctx context.Context, from xregion.Region, writes []xregion
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Refused now, as Apply refuses it, not when ApplyStaged runs as a
+	// region takes over.
+	for _, w := range writes {
+		if _, ok := s.mu.tables[w.Table]; !ok {
+			return fmt.Errorf("stage: table %q: %w", w.Table, xregion.ErrUnknownTable)
+		}
+	}
 	for _, w := range writes {
 		w.Record = w.Record.Clone()
 		s.mu.staged = append(s.mu.staged, staged{from: from, write: w})

@@ -10,13 +10,22 @@ import (
 var _ xregion.Stager = (*Store)(nil)
 
 // Stage implements xregion.Stager in one statement, so in one round trip:
-// an INSERT of the whole batch into the inbox, committed on its own.
+// an INSERT of the whole batch into the inbox, committed on its own. A
+// table not declared with DefineTable is refused first, with
+// xregion.ErrUnknownTable, as Apply refuses it.
 func (s *Store) Stage(ctx context.Context, from xregion.Region, writes []xregion.Write) error {
 	if err := (xregion.Batch{From: from, Writes: writes}).Validate(); err != nil {
 		return fmt.Errorf("stage: %w", err)
 	}
 	if from == "" {
 		return &xregion.InvalidError{What: "stage", Reason: "no From region; only a peer's writes are staged"}
+	}
+	// The inbox takes any table name; refuse an undefined one here, or it
+	// fails only when ApplyStaged runs, as a region takes over.
+	for _, w := range writes {
+		if _, err := s.resolver(w.Table); err != nil {
+			return fmt.Errorf("stage: %w", err)
+		}
 	}
 	var recs recordArrays
 	tbl := make([]string, 0, len(writes))

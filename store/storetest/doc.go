@@ -40,6 +40,7 @@
 //	Ledger/     TwoRegions Fenced Idempotent Supersede Paging InvalidLimit
 //	Backlog/    CountsWhatAPeerLacks InvalidOrigin
 //	Stage/      InvisibleUntilApplied ApplyFromTheSameRegionUnstages Invalid
+//	            UnknownTable
 //	            (skipped for a store that is not an xregion.Stager)
 //	Lease       (skipped for a store that is not an xregion.Leaser)
 //	Context/    Cancelled

@@ -65,4 +65,18 @@ func (s suite) testStage(t *testing.T) {
 		require.ErrorIs(t, sg.Stage(t.Context(), regionB, []xregion.Write{wr("t", rec("", "v", ver(1, regionB)))}), xregion.ErrInvalid)
 		require.Zero(t, staged(t, sg))
 	})
+
+	t.Run("UnknownTable", func(t *testing.T) {
+		// A write staged for a table never defined could only fail later,
+		// in ApplyStaged, when a region takes over and needs it: refuse it
+		// now, and the whole call with it, as Apply does.
+		_, sg := stager(t)
+		err := sg.Stage(t.Context(), regionB, []xregion.Write{
+			wr("t", rec("k1", "v", ver(1, regionB))),
+			wr("nope", rec("k2", "v", ver(2, regionB))),
+		})
+		require.ErrorIs(t, err, xregion.ErrUnknownTable)
+		require.Contains(t, err.Error(), "nope", "the error names the table")
+		require.Zero(t, staged(t, sg), "nothing of a refused call is staged")
+	})
 }
