@@ -98,7 +98,7 @@ func (s server) createDatabase(t testing.TB) string {
 	admin, err := s.connectAdmin(ctx, t)
 	if err != nil {
 		msg := fmt.Sprintf("regiontest: cannot connect to PostgreSQL at %s (set %s to a server tests may use): %s",
-			redact(s.dsn), envDSN, oneLine(err))
+			Redact(s.dsn), envDSN, oneLine(err))
 		if s.required {
 			t.Fatal(msg + "; failing instead of skipping because " + envCI + "=true or " + envRequire + "=1")
 		}
@@ -134,27 +134,31 @@ func (s server) dropDatabase(t testing.TB, name string) {
 	}
 }
 
-// connectAdmin connects to the database named in the DSN. A DSN that does not
-// parse fails the test: that is a mistake to fix, not a server to wait for.
+// connectAdmin connects to the database named in the DSN.
 func (s server) connectAdmin(ctx context.Context, t testing.TB) (*pgx.Conn, error) {
 	t.Helper()
-	cfg, err := pgx.ParseConfig(s.dsn)
-	if err != nil {
-		t.Fatalf("regiontest: %s=%s: %s", envDSN, redact(s.dsn), oneLine(err))
-	}
+	cfg := s.parse(t).ConnConfig
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = ConnectTimeout
 	}
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
+// parse parses the DSN. One that does not parse fails the test: that is a
+// mistake to fix, not a server to wait for.
+func (s server) parse(t testing.TB) *pgxpool.Config {
+	t.Helper()
+	cfg, err := ParseDSN(s.dsn)
+	if err != nil {
+		t.Fatalf("regiontest: %s: %s", envDSN, oneLine(err))
+	}
+	return cfg
+}
+
 // poolConfig returns the configuration of a pool connected directly to db.
 func (s server) poolConfig(t testing.TB, db string) *pgxpool.Config {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(s.dsn)
-	if err != nil {
-		t.Fatalf("regiontest: %s=%s: %s", envDSN, redact(s.dsn), oneLine(err))
-	}
+	cfg := s.parse(t)
 	cfg.ConnConfig.Database = db
 	cfg.MaxConns = MaxConns
 	if cfg.ConnConfig.ConnectTimeout == 0 {
@@ -175,18 +179,182 @@ func openPool(t testing.TB, cfg *pgxpool.Config) *pgxpool.Pool {
 	return pool
 }
 
-// redact hides the password of a DSN in URL or keyword=value form, so it can
-// go into test output.
-func redact(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		if q := u.Query(); q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
+// Redact returns dsn, in URL or keyword=value form, with its passwords
+// hidden, so it can go into test output, logs and errors. It never fails:
+// where a malformed DSN leaves unclear where a password ends, it hides more
+// (the whole user information, every parameter, all that follows a word
+// that is not keyword=value) rather than guess.
+func Redact(dsn string) string {
+	if urlScheme.MatchString(dsn) {
+		return redactURL(dsn)
+	}
+	if !strings.Contains(dsn, "=") {
+		// Neither form; what comes before an @ can only be a user and
+		// password.
+		if i := strings.LastIndex(dsn, "@"); i >= 0 {
+			return hidden + dsn[i:]
 		}
+		return dsn
+	}
+	return redactKeywords(dsn)
+}
+
+// hidden stands in for what Redact hides.
+const hidden = "xxxxx"
+
+var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// redactURL redacts a DSN that starts with a URL scheme.
+func redactURL(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && !atPastHost(dsn) {
+		u.RawQuery = redactQuery(u.RawQuery)
 		return u.Redacted()
 	}
-	re := regexp.MustCompile(`password\s*=\s*('(?:\\.|[^'\\])*'|\S+)`)
-	return re.ReplaceAllString(dsn, "password=xxxxx")
+	scheme, rest, _ := strings.Cut(dsn, "://")
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = hidden + rest[i:]
+	}
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest = rest[:i+1] + hidden
+	}
+	return scheme + "://" + rest
+}
+
+// atPastHost reports whether a URL DSN has an @ after its host. A password
+// holding an unencoded / ? or # ends the host there for net/url and pgx
+// alike, and the rest of it reads as the database or parameters.
+func atPastHost(dsn string) bool {
+	_, rest, _ := strings.Cut(dsn, "://")
+	i := strings.IndexAny(rest, "/?#")
+	return i >= 0 && strings.Contains(rest[i:], "@")
+}
+
+// redactQuery hides the values of password parameters (password,
+// sslpassword, however percent-encoded), and whole any part that is not
+// name=value.
+func redactQuery(q string) string {
+	var b strings.Builder
+	for q != "" {
+		n := strings.IndexAny(q, "&;")
+		if n < 0 {
+			n = len(q)
+		}
+		p := q[:n]
+		name, _, ok := strings.Cut(p, "=")
+		name, err := url.QueryUnescape(name)
+		switch {
+		case p == "":
+		case !ok || err != nil || name == "":
+			p = hidden
+		case secretKey(name):
+			p = p[:strings.IndexByte(p, '=')+1] + hidden
+		}
+		b.WriteString(p)
+		if n < len(q) {
+			b.WriteByte(q[n])
+			n++
+		}
+		q = q[n:]
+	}
+	return b.String()
+}
+
+// redactKeywords redacts a DSN of keyword=value pairs, read as libpq reads
+// them: a value is quoted ('...', with \' and \\ inside) or runs to the
+// next unescaped space. An unterminated quote, or a word that is not
+// keyword=value, hides the rest of the DSN.
+func redactKeywords(dsn string) string {
+	var b strings.Builder
+	s := dsn
+	for {
+		sp := spaces(s)
+		b.WriteString(s[:sp])
+		if s = s[sp:]; s == "" {
+			return b.String()
+		}
+		k := strings.IndexFunc(s, func(r rune) bool { return r == '=' || r < 0x80 && isSpace(byte(r)) })
+		if k < 0 {
+			k = len(s)
+		}
+		key := s[:k]
+		eq := k + spaces(s[k:])
+		if key == "" || eq == len(s) || s[eq] != '=' {
+			// Not keyword=value: with the pairs out of step, any word
+			// from here on may be a password, its keyword left out.
+			return b.String() + hidden
+		}
+		v := eq + 1 + spaces(s[eq+1:])
+		b.WriteString(s[:v])
+		s = s[v:]
+		n := valueLen(s)
+		if secretKey(key) {
+			b.WriteString(hidden)
+		} else {
+			b.WriteString(s[:n])
+		}
+		s = s[n:]
+	}
+}
+
+// valueLen is the length of the keyword value s starts with.
+func valueLen(s string) int {
+	if strings.HasPrefix(s, "'") {
+		for i := 1; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				i++
+			case '\'':
+				return i + 1
+			}
+		}
+		return len(s)
+	}
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\':
+			i++
+		case isSpace(s[i]):
+			return i
+		}
+	}
+	return len(s)
+}
+
+func spaces(s string) int {
+	i := 0
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	return i
+}
+
+func isSpace(c byte) bool { return strings.IndexByte(" \t\n\r\v\f", c) >= 0 }
+
+// secretKey reports whether a DSN parameter holds a password: password,
+// sslpassword.
+func secretKey(name string) bool { return strings.Contains(strings.ToLower(name), "password") }
+
+// ParseDSN parses dsn as pgxpool.ParseConfig does, but its error shows the
+// DSN only as Redact does: pgx hides a password in its message only as far
+// as it can tell where one ends, and quotes pieces of a DSN that does not
+// parse. It also refuses a URL with an @ after the host, which pgx reads
+// as a host that is not the one meant and part of a password as the
+// database, which its connection errors name.
+func ParseDSN(dsn string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err == nil && urlScheme.MatchString(dsn) && atPastHost(dsn) {
+		return nil, fmt.Errorf("parse DSN %s: an @ after the host; percent-encode / ? # and @ in a user name or password (%%2F %%3F %%23 %%40)", Redact(dsn))
+	}
+	if err == nil {
+		return cfg, nil
+	}
+	// The redacted DSN holds no secret, so pgx's message about it shows
+	// none; it fails the same way unless the fault is in what Redact hid.
+	r := Redact(dsn)
+	if _, err := pgxpool.ParseConfig(r); err != nil {
+		return nil, fmt.Errorf("parse DSN: %w", err)
+	}
+	return nil, fmt.Errorf("parse DSN %s: malformed in a part shown as %s", r, hidden)
 }
 
 // oneLine joins a multi-line error message into one line, so a skip message

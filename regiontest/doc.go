@@ -99,7 +99,13 @@
 // line that names the DSN (password hidden) and XREGION_TEST_PG, so "go test
 // ./..." works on a machine without PostgreSQL. Under CI=true or
 // XREGION_REQUIRE_PG=1 they fail the test instead, so a CI run cannot pass by
-// skipping everything.
+// skipping everything. A DSN that does not parse fails the test.
+//
+// No output shows a DSN's password: every message names the DSN through
+// Redact, which hides passwords in either form and, where a malformed DSN
+// leaves unclear where one ends, hides more rather than guess. pgx's own
+// messages can quote pieces of a malformed DSN, so code of your own that
+// prints one should parse it with ParseDSN and name it with Redact.
 //
 // # Cleanup
 //

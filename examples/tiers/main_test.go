@@ -116,16 +116,20 @@ func parseRows(t *testing.T, out string) []row {
 // cannot be reached unless CI=true or XREGION_REQUIRE_PG=1.
 func postgres(t *testing.T) string {
 	dsn := regiontest.DSN()
+	cfg, err := regiontest.ParseDSN(dsn) // its error, unlike pgx's, shows no piece of a password
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err == nil {
 		conn.Close(ctx)
 		return dsn
 	}
 	ci, _ := strconv.ParseBool(os.Getenv("CI"))
 	required, _ := strconv.ParseBool(os.Getenv("XREGION_REQUIRE_PG"))
-	msg := "cannot connect to PostgreSQL (set XREGION_TEST_PG to a server tests may use): " + err.Error()
+	msg := "cannot connect to PostgreSQL at " + regiontest.Redact(dsn) + " (set XREGION_TEST_PG to a server tests may use): " + err.Error()
 	if ci || required {
 		t.Fatal(msg)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -102,9 +101,18 @@ func memRegions(ctx context.Context, oneWay time.Duration) (*regions, error) {
 // close, and reaches region B's through a regiontest.Proxy that adds oneWay
 // each way and blackholes the link on setDark(true).
 func pgRegions(ctx context.Context, dsn string, oneWay time.Duration) (_ *regions, err error) {
-	admin, err := pgx.Connect(ctx, dsn)
+	// Parsed once, by regiontest: pgx's parse errors can quote pieces of a
+	// malformed DSN's password; regiontest's name it only through Redact.
+	base, err := regiontest.ParseDSN(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", redact(dsn), err)
+		return nil, err
+	}
+	if base.ConnConfig.ConnectTimeout == 0 {
+		base.ConnConfig.ConnectTimeout = connectTTL // so a connection attempt into the blackhole ends
+	}
+	admin, err := pgx.ConnectConfig(ctx, base.ConnConfig.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", regiontest.Redact(dsn), err)
 	}
 	var cleanup []func()
 	closeAll := func() {
@@ -136,14 +144,8 @@ func pgRegions(ctx context.Context, dsn string, oneWay time.Duration) (_ *region
 	}
 
 	open := func(db string, proxy *regiontest.Proxy) (*pgxpool.Pool, error) {
-		cfg, err := pgxpool.ParseConfig(dsn)
-		if err != nil {
-			return nil, err
-		}
+		cfg := base.Copy()
 		cfg.ConnConfig.Database, cfg.MaxConns = db, poolConns
-		if cfg.ConnConfig.ConnectTimeout == 0 {
-			cfg.ConnConfig.ConnectTimeout = connectTTL // so a connection attempt into the blackhole ends
-		}
 		if proxy != nil {
 			host, port, _ := net.SplitHostPort(proxy.Addr())
 			p, _ := strconv.ParseUint(port, 10, 16)
@@ -159,11 +161,7 @@ func pgRegions(ctx context.Context, dsn string, oneWay time.Duration) (_ *region
 		cleanup = append(cleanup, pool.Close)
 		return pool, nil
 	}
-	cfg, err := pgconn.ParseConfig(dsn)
-	if err != nil {
-		return nil, err
-	}
-	_, upstream := pgconn.NetworkAddress(cfg.Host, cfg.Port)
+	_, upstream := pgconn.NetworkAddress(base.ConnConfig.Host, base.ConnConfig.Port)
 	proxy, err := regiontest.NewProxy(upstream)
 	if err != nil {
 		return nil, err
@@ -219,13 +217,4 @@ func pgRegions(ctx context.Context, dsn string, oneWay time.Duration) (_ *region
 		}
 	}
 	return r, nil
-}
-
-// redact hides a DSN's password.
-func redact(dsn string) string {
-	cfg, err := pgconn.ParseConfig(dsn)
-	if err != nil || cfg.Password == "" {
-		return dsn
-	}
-	return strings.ReplaceAll(dsn, cfg.Password, "xxxxx")
 }
