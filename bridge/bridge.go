@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -37,7 +38,8 @@ type Bridge struct {
 		fromName, toName string
 		held             map[topicPartition]*partition // source partitions this process bridges now
 		running          bool
-		lastErr          error // the last error outside any partition (group, setup), nil once past
+		lastErr          error     // the last error outside any partition (group, setup), nil once past
+		failingSince     time.Time // when lastErr went from nil to an error; zero while nil
 		lastContact      time.Time
 	}
 }
@@ -51,12 +53,18 @@ type topicPartition struct {
 // those of the target cluster (to) for topics, consuming them in the source
 // as consumer group group. Processes sharing group share the partitions.
 // The topics keep their names in the target. New does no I/O; Run connects.
+// An empty broker list, or an empty address in one, is an error wrapping
+// xregion.ErrInvalid.
 func New(from, to []string, group string, topics []string, opts ...Option) (*Bridge, error) {
 	switch {
 	case len(from) == 0:
 		return nil, invalid("source brokers", "none given; want at least one host:port")
 	case len(to) == 0:
 		return nil, invalid("target brokers", "none given; want at least one host:port")
+	case blank(from) >= 0:
+		return nil, invalid("source brokers", "entry %d is empty; want host:port", blank(from))
+	case blank(to) >= 0:
+		return nil, invalid("target brokers", "entry %d is empty; want host:port", blank(to))
 	case group == "":
 		return nil, invalid("group", "empty; want the consumer group the bridge reads the source as")
 	case len(topics) == 0:
@@ -91,6 +99,12 @@ func New(from, to []string, group string, topics []string, opts ...Option) (*Bri
 	return b, nil
 }
 
+// blank returns the index of the first empty broker address, or -1. An
+// empty address would be dialled as the local host's default port.
+func blank(brokers []string) int {
+	return slices.IndexFunc(brokers, func(b string) bool { return strings.TrimSpace(b) == "" })
+}
+
 // run is one Run: the clients of both clusters and what was learned about
 // them.
 type run struct {
@@ -119,7 +133,8 @@ func (r *run) targetCount(topic string) int {
 // earlier only for a configuration it cannot bridge: a topic missing from
 // the source (ErrMissingTopic) or partition counts that differ under
 // SamePartition (*PartitionMismatchError). Unreachable clusters are not
-// errors: Run waits for them, and Lag and the metrics show it.
+// errors: Run waits for them, Lag reports the bridge failing, with the
+// error, until they answer, and the log says so at Warn once.
 func (b *Bridge) Run(ctx context.Context) error {
 	if !b.started.CompareAndSwap(false, true) {
 		return ErrStarted
@@ -172,7 +187,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 				continue // the group is settling; kafka-go joins again
 			}
 			b.setErr(fmt.Errorf("join group %s: %w", b.group, err))
-			b.cfg.logger.Warn("bridge could not join its consumer group; retrying", "group", b.group, "err", err)
+			b.cfg.logger.Debug("bridge retrying", "what", "join group", "group", b.group, "err", err)
 			continue
 		}
 		b.setErr(nil)
@@ -437,10 +452,28 @@ func (b *Bridge) setRunning(v bool) {
 	b.mu.running = v
 }
 
+// setErr records the bridge's error outside any partition, for Lag, and
+// logs where a run of failures begins (Warn) and ends (Info): once each, as
+// a retry every backoff would flood the log; retries are logged at Debug.
 func (b *Bridge) setErr(err error) {
+	now := time.Now()
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	since := b.mu.failingSince
+	switch {
+	case err == nil:
+		b.mu.failingSince = time.Time{}
+	case since.IsZero():
+		b.mu.failingSince = now
+	}
 	b.mu.lastErr = err
+	b.mu.Unlock()
+	switch {
+	case err != nil && since.IsZero():
+		b.cfg.logger.Warn("bridge failing; it retries, and Lag reports the error until a retry succeeds",
+			"group", b.group, "err", err)
+	case err == nil && !since.IsZero():
+		b.cfg.logger.Info("bridge recovered", "group", b.group, "failed_for", now.Sub(since))
+	}
 }
 
 // hold records the partitions a generation bridges, for Lag.

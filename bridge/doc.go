@@ -104,6 +104,12 @@
 // restarts. Messages the source deleted before they were bridged
 // (retention) are counted as skipped and logged at Error.
 //
+// A cluster that does not answer (brokers down or misaddressed) or a
+// consumer group the bridge cannot join is retried the same way, without
+// end: Run does not return for it. Meanwhile Lag reports State "failing"
+// with the error, never "standby", and the log says so at Warn once, and
+// at Info when a retry succeeds.
+//
 // # Consumers failing over
 //
 // Translate maps a consumer group's committed source offset to the target

@@ -241,7 +241,10 @@ func (c *committer) flush(ctx context.Context) error {
 		c.r.cfg.logger.Info("bridge stops committing: the group moved to a new generation", "generation", c.gen.ID, "err", firstErr)
 		return nil
 	}
-	if firstErr != nil && !errors.Is(firstErr, context.Canceled) {
+	switch {
+	case firstErr == nil:
+		c.r.b.setErr(nil) // the coordinator answers again
+	case !errors.Is(firstErr, context.Canceled):
 		c.r.b.setErr(firstErr)
 		c.r.cfg.logger.Debug("bridge commit failed; retrying", "err", firstErr)
 	}

@@ -59,9 +59,13 @@ type Lag struct {
 	// LastContact is when the target last answered; zero if it never has.
 	// The target is asked every LagInterval even when nothing flows.
 	LastContact time.Time
-	// State is "bridging", "failing" (some partition is not Bridging),
-	// "standby" (this process holds no partition: others in the group do,
-	// or it is joining) or "stopped" (Run is not running).
+	// State is "bridging", "failing" (some partition is not Bridging, or
+	// the process holds none because Err stands: a cluster does not answer,
+	// the group cannot be joined), "standby" (this process holds no
+	// partition and has no error: others in the group hold them, or it is
+	// joining) or "stopped" (Run is not running). While failing before it
+	// holds a partition, the bridge cannot measure RPO and Pending, which
+	// stay zero: alert on State too, not on RPO alone.
 	State string
 	// Err is the last error outside any partition (joining the group,
 	// reading metadata), nil once past. Partitions carry their own.
@@ -134,10 +138,12 @@ func (b *Bridge) Lag() Lag {
 	switch {
 	case !running:
 		l.State = "stopped"
+	case failing || len(l.Partitions) == 0 && l.Err != nil:
+		// Holding nothing because a cluster does not answer, or the group
+		// cannot be joined, is not standing by.
+		l.State = "failing"
 	case len(l.Partitions) == 0:
 		l.State = "standby"
-	case failing:
-		l.State = "failing"
 	default:
 		l.State = "bridging"
 	}

@@ -195,8 +195,9 @@ func invalid(what, format string, args ...any) error {
 }
 
 // WithLogger sets the logger: lifecycle at Info, retries at Debug, paused
-// and stopped partitions and records lost to retention at Error. Default:
-// discard.
+// and stopped partitions and records lost to retention at Error. A cluster
+// that does not answer or a group that cannot be joined is logged at Warn
+// once, not at every retry, and its recovery at Info. Default: discard.
 func WithLogger(l *slog.Logger) Option { return option(func(c *config) { c.logger = l }) }
 
 // WithMetrics makes the bridge report to m, which the caller registers with
