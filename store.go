@@ -141,8 +141,10 @@ func (b Backlog) Age() time.Duration {
 //
 // Staged writes are not visible to Get. They leave the stage when Apply
 // stores a batch from the same region carrying the same record (the
-// changelog stream delivering it), or when ApplyStaged resolves them, which a
-// region must run before it takes over from a failed peer.
+// changelog stream delivering it), when ApplyStaged resolves them, which a
+// region must run before it takes over from a failed peer, or when their
+// region withdraws them: a write whose local commit failed for certain must
+// not become visible at a failover.
 type Stager interface {
 	// Stage durably records writes made in region from, unresolved.
 	// Staging the same write twice is harmless. Errors, before anything is
@@ -150,6 +152,14 @@ type Stager interface {
 	// ErrUnknownTable (a table not declared with DefineTable, which Apply
 	// would refuse when the write leaves the stage).
 	Stage(ctx context.Context, from Region, writes []Write) error
+	// Withdraw takes writes of region from off the stage for good: a copy
+	// of one staged afterwards (a Stage still on its way when Withdraw ran)
+	// never waits in the stage either. Withdrawing a write that was never
+	// staged is harmless, and fences it all the same. Errors: ErrInvalid.
+	Withdraw(ctx context.Context, from Region, writes []Write) error
+	// Holding reports, for each write, whether it waits in the stage from
+	// region from: staged, and neither resolved nor withdrawn since.
+	Holding(ctx context.Context, from Region, writes []Write) ([]bool, error)
 	// ApplyStaged resolves every staged write through its table's Resolver
 	// as Apply would, in staging order, and removes it from the stage.
 	ApplyStaged(ctx context.Context) (Result, error)
@@ -161,8 +171,23 @@ type Stager interface {
 type Result struct {
 	Applied   int  // writes that changed a stored record
 	Unchanged int  // writes the stored record won against, or already held
-	Conflicts int  // lost updates recorded in the ledger
 	Duplicate bool // the batch had been applied before; nothing was done
+	// Lost holds the entries the batch added to the lost-update ledger, with
+	// their IDs, in batch order: incoming writes that were not kept (lost to
+	// a concurrent write, or fenced), and stored records an incoming write
+	// displaced without having seen them. A loss already in the ledger is
+	// not added again, nor listed.
+	Lost []LostUpdate
+}
+
+// Conflicts is how many entries the batch added to the lost-update ledger.
+func (r Result) Conflicts() int { return len(r.Lost) }
+
+// Add accumulates o into r, for a caller applying several batches.
+func (r *Result) Add(o Result) {
+	r.Applied += o.Applied
+	r.Unchanged += o.Unchanged
+	r.Lost = append(r.Lost, o.Lost...)
 }
 
 // LostUpdate is an entry of the lost-update ledger: a write a store did not

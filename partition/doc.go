@@ -110,7 +110,7 @@
 //   - never applies an incoming record that is not current. It returns it
 //     as Resolution.Lost with Reason xregion.LostFenced, and the store keeps
 //     it in the lost-update ledger: that is the quarantine, listed by
-//     Quarantine, counted in Result.Conflicts. It never returns an error for
+//     Quarantine, listed in Result.Lost. It never returns an error for
 //     a stale epoch: failing the batch would stall replication from that
 //     peer for good.
 //   - lets a current record replace a stored record that is not current
@@ -231,8 +231,9 @@
 //
 // HAZARD: between Stamp and Apply. A move that lands between the two
 // fences the write in the store: Apply succeeds, the write is quarantined,
-// and only Result.Conflicts says so. Check it (or call Check just before
-// Apply, which narrows the window but cannot close it).
+// and only Result.Lost says so (the replicators report it as a
+// replicate.FencedError). Check it (or call Check just before Apply, which
+// narrows the window but cannot close it).
 //
 // HAZARD: epochs from the future are trusted. A region that stamps records
 // with an epoch nobody granted takes the partition over in every region

@@ -99,12 +99,14 @@ func TestRouter_Handover(t *testing.T) {
 	}
 
 	// A write a stamped before the move and applies after it is fenced in a
-	// itself: quarantined, counted in Result.Conflicts, never applied.
+	// itself: quarantined, listed in Result.Lost, never applied.
 	early.Version = xregion.Version{Time: a.clock.Now(), Region: east}
 	early.Base = xregion.Version{}
 	res, err := a.store.Apply(ctx, xregion.Batch{Writes: []xregion.Write{{Table: accounts, Record: early}}})
 	require.NoError(t, err)
-	require.Equal(t, xregion.Result{Unchanged: 1, Conflicts: 1}, res)
+	require.Equal(t, 1, res.Unchanged)
+	require.Len(t, res.Lost, 1)
+	require.Equal(t, xregion.LostFenced, res.Lost[0].Reason)
 	q, _, err := a.router.Quarantine(ctx, 0, 100)
 	require.NoError(t, err)
 	require.Len(t, q, 1)

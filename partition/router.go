@@ -203,8 +203,8 @@ func (o Ownership) clone() Ownership {
 // carry this region's.
 //
 // Stamp is the check before Store.Apply. A move that lands between the two
-// fences the write in the store instead (it goes to the quarantine and
-// Result.Conflicts counts it); Check repeats the test for a record stamped
+// fences the write in the store instead (it goes to the quarantine, and
+// Result.Lost lists it); Check repeats the test for a record stamped
 // earlier.
 func (r *Router) Stamp(rec xregion.Record) (xregion.Record, error) {
 	if err := xregion.ValidateKey(rec.Key); err != nil {

@@ -220,7 +220,7 @@ func TestRouter_Concurrent(t *testing.T) {
 					return
 				}
 				applied.Add(int64(res.Applied))
-				fenced.Add(int64(res.Conflicts))
+				fenced.Add(int64(res.Conflicts()))
 			}
 		}()
 	}

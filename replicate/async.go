@@ -439,7 +439,7 @@ func (s *shipper) shipped(wm xregion.Position, res xregion.Result) {
 	defer s.mu.Unlock()
 	s.mu.wm, s.mu.known, s.mu.lastContact, s.mu.lastErr = wm, true, time.Now(), nil
 	s.mu.applied += int64(res.Applied)
-	s.mu.conflicts += int64(res.Conflicts)
+	s.mu.conflicts += int64(res.Conflicts())
 }
 
 func (s *shipper) fail(err error) {

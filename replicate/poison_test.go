@@ -62,6 +62,14 @@ func (s *sizeLimited) Stage(ctx context.Context, from xregion.Region, ws []xregi
 	return s.Store.(xregion.Stager).Stage(ctx, from, ws)
 }
 
+func (s *sizeLimited) Withdraw(ctx context.Context, from xregion.Region, ws []xregion.Write) error {
+	return s.Store.(xregion.Stager).Withdraw(ctx, from, ws)
+}
+
+func (s *sizeLimited) Holding(ctx context.Context, from xregion.Region, ws []xregion.Write) ([]bool, error) {
+	return s.Store.(xregion.Stager).Holding(ctx, from, ws)
+}
+
 func (s *sizeLimited) ApplyStaged(ctx context.Context) (xregion.Result, error) {
 	return s.Store.(xregion.Stager).ApplyStaged(ctx)
 }

@@ -143,6 +143,17 @@ func (l *stagingLink) Stage(ctx context.Context, from xregion.Region, writes []x
 	return err
 }
 
+func (l *stagingLink) Withdraw(ctx context.Context, from xregion.Region, writes []xregion.Write) error {
+	_, err := roundTrip(ctx, l.net, l.Region(), func() (struct{}, error) {
+		return struct{}{}, l.stager.Withdraw(ctx, from, writes)
+	})
+	return err
+}
+
+func (l *stagingLink) Holding(ctx context.Context, from xregion.Region, writes []xregion.Write) ([]bool, error) {
+	return roundTrip(ctx, l.net, l.Region(), func() ([]bool, error) { return l.stager.Holding(ctx, from, writes) })
+}
+
 func (l *stagingLink) ApplyStaged(ctx context.Context) (xregion.Result, error) {
 	return roundTrip(ctx, l.net, l.Region(), func() (xregion.Result, error) { return l.stager.ApplyStaged(ctx) })
 }

@@ -45,6 +45,7 @@ type Store struct {
 		ledger     []xregion.LostUpdate // ledger[i].ID == i+1
 		lost       map[lostKey]struct{} // what the ledger holds, to record each loss once
 		staged     []staged             // in staging order
+		withdrawn  map[stagedKey]struct{}
 	}
 }
 
@@ -52,6 +53,16 @@ type Store struct {
 type staged struct {
 	from  xregion.Region
 	write xregion.Write
+}
+
+// stagedKey identifies a staged write: who sent it, and the write.
+type stagedKey struct {
+	from xregion.Region
+	lostKey
+}
+
+func (st staged) key() stagedKey {
+	return stagedKey{st.from, lostKey{st.write.Table, st.write.Record.Key, st.write.Record.Version}}
 }
 
 type table struct {
@@ -86,6 +97,7 @@ func New(region xregion.Region, opts ...Option) (*Store, error) {
 	s.mu.tables = make(map[string]*table)
 	s.mu.watermarks = make(map[xregion.Region]xregion.Position)
 	s.mu.lost = make(map[lostKey]struct{})
+	s.mu.withdrawn = make(map[stagedKey]struct{})
 	return s, nil
 }
 
@@ -204,7 +216,6 @@ func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 			if !seen && !seenNow {
 				newLost[lk] = struct{}{}
 				losses = append(losses, xregion.LostUpdate{Table: w.Table, Lost: out.Lost.Clone(), Reason: out.Reason, Winner: winner, Region: s.region})
-				res.Conflicts++
 			}
 		}
 	}
@@ -224,6 +235,8 @@ func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 		l.ID = int64(len(s.mu.ledger)) + 1
 		l.At = now
 		s.mu.ledger = append(s.mu.ledger, l)
+		l.Lost = l.Lost.Clone() // the caller's copy
+		res.Lost = append(res.Lost, l)
 	}
 	for lk := range newLost {
 		s.mu.lost[lk] = struct{}{}
@@ -243,17 +256,11 @@ func (s *Store) unstageLocked(b xregion.Batch) {
 	if len(s.mu.staged) == 0 {
 		return
 	}
-	type id struct {
-		table, key string
-		version    xregion.Version
-	}
-	done := make(map[id]bool, len(b.Writes))
+	done := make(map[stagedKey]bool, len(b.Writes))
 	for _, w := range b.Writes {
-		done[id{w.Table, w.Record.Key, w.Record.Version}] = true
+		done[staged{b.From, w}.key()] = true
 	}
-	s.mu.staged = slices.DeleteFunc(s.mu.staged, func(st staged) bool {
-		return st.from == b.From && done[id{st.write.Table, st.write.Record.Key, st.write.Record.Version}]
-	})
+	s.mu.staged = slices.DeleteFunc(s.mu.staged, func(st staged) bool { return done[st.key()] })
 }
 
 // Stage implements xregion.Stager.
@@ -278,9 +285,58 @@ func (s *Store) Stage(ctx context.Context, from xregion.Region, writes []xregion
 	}
 	for _, w := range writes {
 		w.Record = w.Record.Clone()
-		s.mu.staged = append(s.mu.staged, staged{from: from, write: w})
+		st := staged{from: from, write: w}
+		if _, gone := s.mu.withdrawn[st.key()]; !gone {
+			s.mu.staged = append(s.mu.staged, st)
+		}
 	}
 	return nil
+}
+
+// Withdraw implements xregion.Stager.
+func (s *Store) Withdraw(ctx context.Context, from xregion.Region, writes []xregion.Write) error {
+	if err := s.checkStaged(ctx, from, writes); err != nil {
+		return fmt.Errorf("withdraw: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range writes {
+		s.mu.withdrawn[staged{from, w}.key()] = struct{}{}
+	}
+	s.mu.staged = slices.DeleteFunc(s.mu.staged, func(st staged) bool {
+		_, gone := s.mu.withdrawn[st.key()]
+		return gone
+	})
+	return nil
+}
+
+// Holding implements xregion.Stager.
+func (s *Store) Holding(ctx context.Context, from xregion.Region, writes []xregion.Write) ([]bool, error) {
+	if err := s.checkStaged(ctx, from, writes); err != nil {
+		return nil, fmt.Errorf("holding: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	waiting := make(map[stagedKey]bool, len(s.mu.staged))
+	for _, st := range s.mu.staged {
+		waiting[st.key()] = true
+	}
+	out := make([]bool, len(writes))
+	for i, w := range writes {
+		out[i] = waiting[staged{from, w}.key()]
+	}
+	return out, nil
+}
+
+// checkStaged checks the arguments of Withdraw and Holding.
+func (s *Store) checkStaged(ctx context.Context, from xregion.Region, writes []xregion.Write) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if from == "" {
+		return &xregion.InvalidError{What: "staged writes", Reason: "no From region; name the region that staged them"}
+	}
+	return xregion.Batch{From: from, Writes: writes}.Validate()
 }
 
 // ApplyStaged implements xregion.Stager: it applies the staged writes as one
@@ -302,9 +358,7 @@ func (s *Store) ApplyStaged(ctx context.Context) (xregion.Result, error) {
 		if err != nil {
 			return total, fmt.Errorf("apply staged writes from %s: %w", from, err)
 		}
-		total.Applied += res.Applied
-		total.Unchanged += res.Unchanged
-		total.Conflicts += res.Conflicts
+		total.Add(res)
 	}
 	return total, nil
 }

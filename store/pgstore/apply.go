@@ -89,6 +89,19 @@ type lostWrite struct {
 	winner xregion.Version
 }
 
+// lostID identifies a ledger entry, as its unique constraint does; lostAt
+// is what the ledger gave it.
+type (
+	lostID struct {
+		table, key string
+		version    xregion.Version
+	}
+	lostAt struct {
+		id int64
+		at time.Time
+	}
+)
+
 func (s *Store) applyOnce(ctx context.Context, b xregion.Batch, resolvers map[string]xregion.Resolver) (res xregion.Result, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -140,7 +153,7 @@ func (s *Store) applyOnce(ctx context.Context, b xregion.Batch, resolvers map[st
 		}
 	}
 
-	res.Conflicts, err = s.write(ctx, conn, b, tables, l, changes, losses)
+	res.Lost, err = s.write(ctx, conn, b, tables, l, changes, losses)
 	if err != nil {
 		return xregion.Result{}, err
 	}
@@ -244,15 +257,15 @@ func (s *Store) lock(ctx context.Context, conn *pgxpool.Conn, from xregion.Regio
 }
 
 // write runs the second round trip: the resolved records, the changelog,
-// the ledger and the watermark, then COMMIT, pipelined. It returns how many
-// ledger entries were new.
+// the ledger and the watermark, then COMMIT, pipelined. It returns the
+// ledger entries that were new, in the order of losses.
 func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, tables []string,
-	l locked, changes []tableWrite, losses []lostWrite) (int, error) {
+	l locked, changes []tableWrite, losses []lostWrite) ([]xregion.LostUpdate, error) {
 	// COPY pays where the server time it saves exceeds the round trip it
 	// adds: for large batches on a near database, not across a long link.
 	copyPays := func(rows int) bool { return time.Duration(rows)*s.copySaving > l.roundTrip }
 	q := &pgx.Batch{}
-	conflicts := 0
+	added := map[lostID]lostAt{} // the ledger entries the INSERT added
 	var copies []copyIn
 	for _, t := range tables {
 		var updates, inserts recordArrays
@@ -302,7 +315,7 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 	}
 	for _, c := range copies {
 		if _, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(c.data), c.sql(s)); err != nil {
-			return 0, fmt.Errorf("apply batch: copy into %s: %w", c.table, err)
+			return nil, fmt.Errorf("apply batch: copy into %s: %w", c.table, err)
 		}
 	}
 	if len(losses) > 0 {
@@ -326,13 +339,21 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 		q.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('xregion ledger ' || $1, 0))`, s.schema)
 		src, args := s.rows(2, slices.Concat([]string{"text[]"}, recordArrayTypes, []string{"text[]", "int8[]", "int4[]", "text[]"}),
 			slices.Concat([]any{tbl}, recs.args(), []any{why, ww, wl, wo}))
-		q.Queue(`WITH ins AS (
-				INSERT INTO `+s.ident(lostUpdateTable)+` (tbl, key, `+recordColumns+`, reason, winner_wall, winner_logical, winner_origin, region)
+		q.Queue(`INSERT INTO `+s.ident(lostUpdateTable)+` (tbl, key, `+recordColumns+`, reason, winner_wall, winner_logical, winner_origin, region)
 				SELECT u.*, $1 FROM `+src+` AS u
-				ON CONFLICT (tbl, key, wall, logical, origin) DO NOTHING RETURNING 1)
-			SELECT count(*) FROM ins`,
+				ON CONFLICT (tbl, key, wall, logical, origin) DO NOTHING
+				RETURNING id, tbl, key, wall, logical, origin, at`,
 			append([]any{string(s.region)}, args...)...,
-		).QueryRow(func(row pgx.Row) error { return row.Scan(&conflicts) })
+		).Query(func(rows pgx.Rows) error {
+			var id lostID
+			var at lostAt
+			_, err := pgx.ForEachRow(rows, []any{&at.id, &id.table, &id.key, &id.version.Time.WallTime,
+				&id.version.Time.Logical, (*string)(&id.version.Region), &at.at}, func() error {
+				added[id] = at
+				return nil
+			})
+			return err
+		})
 	}
 	if l.staged {
 		// The batch resolves writes From may have staged here.
@@ -365,9 +386,18 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 		_, err = conn.Exec(ctx, "COMMIT")
 	}
 	if err != nil {
-		return 0, fmt.Errorf("apply batch: %w", outcome(err))
+		return nil, fmt.Errorf("apply batch: %w", outcome(err))
 	}
-	return conflicts, nil
+	var lost []xregion.LostUpdate
+	for _, l := range losses {
+		id := lostID{l.table, l.lost.Key, l.lost.Version}
+		if at, ok := added[id]; ok {
+			delete(added, id) // a loss repeated within the batch was added once
+			lost = append(lost, xregion.LostUpdate{ID: at.id, Table: l.table, Lost: l.lost, Reason: l.reason,
+				Winner: l.winner, Region: s.region, At: at.at})
+		}
+	}
+	return lost, nil
 }
 
 // outcome wraps a failure of the write round trip with

@@ -19,6 +19,7 @@ const (
 	watermarkTable  = "_watermarks"
 	lostUpdateTable = "_lost_updates"
 	inboxTable      = "_inbox"
+	withdrawnTable  = "_withdrawn"
 )
 
 // recordColumns are the columns of a data table after key, in the order
@@ -86,6 +87,17 @@ func (s *Store) setup(ctx context.Context) error {
 			staged_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
 		// Apply looks for a peer's staged writes, and removes those it resolved.
 		`CREATE INDEX IF NOT EXISTS _inbox_from_key ON ` + s.ident(inboxTable) + ` (from_region, key)`,
+		// Writes their region withdrew from the stage (Stager.Withdraw): a
+		// copy staged later must stay off it.
+		`CREATE TABLE IF NOT EXISTS ` + s.ident(withdrawnTable) + ` (
+			from_region text NOT NULL,
+			tbl text NOT NULL,
+			key text COLLATE "C" NOT NULL,
+			wall bigint NOT NULL,
+			logical integer NOT NULL,
+			origin text NOT NULL,
+			at timestamptz NOT NULL DEFAULT clock_timestamp(),
+			PRIMARY KEY (from_region, tbl, key, wall, logical, origin))`,
 	}
 	for _, stmt := range stmts {
 		if _, err := tx.Exec(ctx, stmt); err != nil {

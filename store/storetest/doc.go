@@ -40,7 +40,7 @@
 //	Ledger/     TwoRegions Fenced Idempotent Supersede Paging InvalidLimit
 //	Backlog/    CountsWhatAPeerLacks InvalidOrigin
 //	Stage/      InvisibleUntilApplied ApplyFromTheSameRegionUnstages Invalid
-//	            UnknownTable
+//	            UnknownTable Holding Withdraw WithdrawBeforeStage WithdrawInvalid
 //	            (skipped for a store that is not an xregion.Stager)
 //	Lease       (skipped for a store that is not an xregion.Leaser)
 //	Context/    Cancelled

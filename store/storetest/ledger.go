@@ -23,17 +23,18 @@ func (s suite) testLedger(t *testing.T) {
 		// Each ships its write to the other. a's write loses in both
 		// regions: in a it is the local record replaced, in b the incoming
 		// record refused.
-		require.Equal(t, xregion.Result{Applied: 1, Conflicts: 1},
-			apply(t, a, xregion.Batch{From: regionB, Writes: []xregion.Write{wr("t", wb)}}))
-		require.Equal(t, xregion.Result{Unchanged: 1, Conflicts: 1},
-			apply(t, b, xregion.Batch{From: regionA, Writes: []xregion.Write{wr("t", wa)}}))
+		ra := apply(t, a, xregion.Batch{From: regionB, Writes: []xregion.Write{wr("t", wb)}})
+		requireCounts(t, 1, 0, 1, ra)
+		rb := apply(t, b, xregion.Batch{From: regionA, Writes: []xregion.Write{wr("t", wa)}})
+		requireCounts(t, 0, 1, 1, rb)
 		requireRecord(t, wb, get(t, a, "t", "k"), "regions converge")
 		requireRecord(t, wb, get(t, b, "t", "k"), "regions converge")
 
-		for _, st := range []xregion.Store{a, b} {
+		for i, st := range []xregion.Store{a, b} {
 			lus := lostUpdates(t, st)
 			require.Len(t, lus, 1, "ledger of %s", st.Region())
 			lu := lus[0]
+			requireLostUpdate(t, lu, []xregion.Result{ra, rb}[i].Lost[0], "Result.Lost is the ledger's entry")
 			require.Positive(t, lu.ID)
 			require.Equal(t, "t", lu.Table)
 			requireRecord(t, wa, lu.Lost)
@@ -54,8 +55,8 @@ func (s suite) testLedger(t *testing.T) {
 		})
 		require.NoError(t, st.DefineTable(t.Context(), "fenced", fence))
 		w := rec("k", "stale", ver(10, regionB))
-		require.Equal(t, xregion.Result{Unchanged: 1, Conflicts: 1},
-			apply(t, st, xregion.Batch{From: regionB, Writes: []xregion.Write{wr("fenced", w)}}))
+		res := apply(t, st, xregion.Batch{From: regionB, Writes: []xregion.Write{wr("fenced", w)}})
+		requireCounts(t, 0, 1, 1, res)
 		_, err := st.Get(t.Context(), "fenced", "k")
 		require.ErrorIs(t, err, xregion.ErrNotFound, "a fenced write is not applied")
 		lus := lostUpdates(t, st)
@@ -63,6 +64,7 @@ func (s suite) testLedger(t *testing.T) {
 		require.Equal(t, xregion.LostFenced, lus[0].Reason)
 		require.True(t, lus[0].Winner.IsZero(), "nothing was stored, so nothing won")
 		requireRecord(t, w, lus[0].Lost)
+		requireLostUpdate(t, lus[0], res.Lost[0], "the writer learns the ledger ID of its fenced write")
 	})
 
 	t.Run("Idempotent", func(t *testing.T) {
@@ -85,8 +87,7 @@ func (s suite) testLedger(t *testing.T) {
 		// recorded once, and counted once.
 		apply(t, st, local(wr("t", rec("j", "from a", ver(30, regionA)))))
 		lost := rec("j", "from c", ver(25, regionC))
-		require.Equal(t, xregion.Result{Unchanged: 2, Conflicts: 1},
-			apply(t, st, xregion.Batch{From: regionC, Writes: []xregion.Write{wr("t", lost), wr("t", lost)}}))
+		requireCounts(t, 0, 2, 1, apply(t, st, xregion.Batch{From: regionC, Writes: []xregion.Write{wr("t", lost), wr("t", lost)}}))
 		lus := lostUpdates(t, st)
 		require.Len(t, lus, 2)
 		requireRecord(t, lost, lus[1].Lost)
@@ -154,4 +155,27 @@ func (s suite) testContext(t *testing.T) {
 		requireNotFound(t, st, "t", "k")
 		requireWatermark(t, st, regionB, pos(0, 0))
 	})
+}
+
+// requireCounts checks what a Result counts: writes applied and unchanged,
+// and entries added to the ledger.
+func requireCounts(t *testing.T, applied, unchanged, lost int, res xregion.Result) {
+	t.Helper()
+	require.Equal(t, applied, res.Applied, "applied")
+	require.Equal(t, unchanged, res.Unchanged, "unchanged")
+	require.Len(t, res.Lost, lost, "ledger entries added")
+	require.Equal(t, lost, res.Conflicts())
+	require.False(t, res.Duplicate)
+}
+
+// requireLostUpdate checks that got is the ledger entry want.
+func requireLostUpdate(t *testing.T, want, got xregion.LostUpdate, msg string) {
+	t.Helper()
+	require.Equal(t, want.ID, got.ID, msg)
+	require.Equal(t, want.Table, got.Table, msg)
+	requireRecord(t, want.Lost, got.Lost, msg)
+	require.Equal(t, want.Reason, got.Reason, msg)
+	require.Equal(t, want.Winner, got.Winner, msg)
+	require.Equal(t, want.Region, got.Region, msg)
+	require.True(t, want.At.Equal(got.At), "%s: At %s, want %s", msg, got.At, want.At)
 }
