@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,55 @@ import (
 // wrapped (with xregion.ErrOutcomeUnknown) by one in flight when it did.
 var ErrClosed = errors.New("replicate: replicator closed")
 
+// ErrFenced is wrapped by *FencedError.
+var ErrFenced = errors.New("replicate: write fenced")
+
+// FencedError reports writes the local store did not apply because they
+// carried an ownership epoch older than their partition's (a single-writer
+// table: see package partition). Each is quarantined in the store's
+// lost-update ledger, under the entry Lost lists, for failback to settle.
+// Writing it again does not help: write it in the key's home region, with
+// that region's current epoch. The call's other writes were applied.
+type FencedError struct {
+	Lost []xregion.LostUpdate
+}
+
+func (e *FencedError) Error() string {
+	var b strings.Builder
+	b.WriteString("replicate: write fenced: a stale ownership epoch, quarantined in the ledger:")
+	for i, l := range e.Lost {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %s %q epoch %d (entry %d)", l.Table, l.Lost.Key, l.Lost.Epoch, l.ID)
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrFenced.
+func (e *FencedError) Unwrap() error { return ErrFenced }
+
+// fenced returns a *FencedError for the writes of ws that lost lists as
+// fenced, nil if none.
+func fenced(ws []xregion.Write, lost []xregion.LostUpdate) error {
+	var out []xregion.LostUpdate
+	for _, l := range lost {
+		if l.Reason != xregion.LostFenced {
+			continue
+		}
+		for _, w := range ws {
+			if w.Table == l.Table && w.Record.Key == l.Lost.Key && w.Record.Version == l.Lost.Version {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	if out == nil {
+		return nil
+	}
+	return &FencedError{Lost: out}
+}
+
 // committer sends the writes of waiting calls to one target, the local
 // store or a peer, in batches (group commit): while all its in-flight slots
 // are busy, calls queue, and the next free slot takes all of them in one
@@ -26,7 +76,7 @@ type committer struct {
 	s       *Sync     // peers only: the replicator that degrades them
 	peer    *syncPeer // nil for the local store
 	queue   chan *call
-	send    func(context.Context, []xregion.Write) error
+	send    func(context.Context, []xregion.Write) (xregion.Result, error)
 	wg      *sync.WaitGroup // the replicator's: Close waits for the batches in flight
 	stopped <-chan struct{} // closed when the committer stops taking calls
 	mu      struct {
@@ -35,7 +85,7 @@ type committer struct {
 	}
 }
 
-func startCommitter(ctx context.Context, wg *sync.WaitGroup, cfg config, s *Sync, peer *syncPeer, send func(context.Context, []xregion.Write) error) *committer {
+func startCommitter(ctx context.Context, wg *sync.WaitGroup, cfg config, s *Sync, peer *syncPeer, send func(context.Context, []xregion.Write) (xregion.Result, error)) *committer {
 	c := &committer{cfg: cfg, s: s, peer: peer, queue: make(chan *call, 4096), send: send, wg: wg, stopped: ctx.Done()}
 	wg.Go(func() { c.run(ctx) })
 	return c
@@ -43,9 +93,8 @@ func startCommitter(ctx context.Context, wg *sync.WaitGroup, cfg config, s *Sync
 
 // localCommitter group-commits writes in the local store.
 func localCommitter(ctx context.Context, wg *sync.WaitGroup, cfg config, local xregion.Store) *committer {
-	return startCommitter(ctx, wg, cfg, nil, nil, func(ctx context.Context, ws []xregion.Write) error {
-		_, err := local.Apply(ctx, xregion.Batch{Writes: ws})
-		return err
+	return startCommitter(ctx, wg, cfg, nil, nil, func(ctx context.Context, ws []xregion.Write) (xregion.Result, error) {
+		return local.Apply(ctx, xregion.Batch{Writes: ws})
 	})
 }
 
@@ -146,23 +195,38 @@ func (c *committer) answer(batch []*call, err error) {
 	}
 }
 
+// applied tells each call of a batch the local store applied whether any of
+// its writes were fenced.
+func (c *committer) applied(batch []*call, res xregion.Result) {
+	for _, cl := range batch {
+		cl.done <- result{peer: c.target(), err: fenced(cl.writes, res.Lost)}
+	}
+}
+
 // commitLocal applies the batch in the local store, for as long as one of
 // its callers waits. If the batch fails, each call is applied alone, so a
 // write that cannot commit fails only its own caller.
 func (c *committer) commitLocal(ctx context.Context, batch []*call) {
 	ctx, cancel := whileWaited(ctx, batch)
 	defer cancel()
-	err := c.send(ctx, writesOfCalls(batch))
-	if err != nil && c.closing() {
+	res, err := c.send(ctx, writesOfCalls(batch))
+	switch {
+	case err == nil:
+		c.applied(batch, res)
+		return
+	case c.closing():
 		c.answer(batch, stoppedErr(err))
 		return
-	}
-	if err == nil || len(batch) == 1 || errors.Is(err, xregion.ErrOutcomeUnknown) {
+	case len(batch) == 1 || errors.Is(err, xregion.ErrOutcomeUnknown):
 		c.answer(batch, err)
 		return
 	}
 	for _, cl := range batch {
-		c.answer([]*call{cl}, c.send(ctx, cl.writes))
+		if res, err := c.send(ctx, cl.writes); err != nil {
+			c.answer([]*call{cl}, err)
+		} else {
+			c.applied([]*call{cl}, res)
+		}
 	}
 }
 
@@ -187,7 +251,7 @@ func (c *committer) stage(ctx context.Context, batch []*call) {
 			timeout = min(timeout, cfg.degradeAfter-time.Since(first))
 		}
 		attemptCtx, cancel := context.WithTimeout(ctx, max(timeout, time.Millisecond))
-		err := c.send(attemptCtx, writesOfCalls(batch))
+		_, err := c.send(attemptCtx, writesOfCalls(batch))
 		cancel()
 		if err == nil {
 			p.answered()

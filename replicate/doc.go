@@ -72,9 +72,22 @@
 // and the staging run concurrently, and a timeout after sending says nothing
 // about the other side. *SyncError says what is known: whether it committed
 // locally, which peers did not acknowledge and why; it wraps
-// xregion.ErrOutcomeUnknown where a peer may hold the write anyway. Writes
-// are stamped in place, so sending the same writes again is safe: a replayed
-// version changes nothing.
+// xregion.ErrOutcomeUnknown where a peer may hold the write anyway. When the
+// local commit failed for certain (a resolver's refusal, an unknown table, a
+// fenced write), the write is withdrawn from the peers' stages
+// (Stager.Withdraw), which also fences a staging still on its way, so that
+// no failover makes visible a write its writer was told had failed; only a
+// peer that cannot be reached to withdraw it leaves its outcome unknown.
+// Writes are stamped in place, so sending the same writes again is safe: a
+// replayed version changes nothing. A Sync's peers must be Stagers.
+//
+// # Fenced writes
+//
+// A write to a single-writer table (see package partition) that the local
+// store fenced for a stale ownership epoch is not applied: it is
+// quarantined in the lost-update ledger. Write reports it with a
+// *FencedError (ErrFenced) naming the ledger entries, for Sync and Async
+// alike; the call's other writes were applied.
 //
 // # The live RPO
 //

@@ -16,6 +16,7 @@ import (
 type syncPeer struct {
 	index   int
 	store   xregion.Store
+	stager  xregion.Stager // store's
 	shipper *shipper
 	c       *committer
 	mu      struct {

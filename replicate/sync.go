@@ -107,6 +107,12 @@ func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, o
 		return nil, fmt.Errorf("new sync replicator: %w", &xregion.InvalidError{What: "options",
 			Reason: "DegradeAfter must be positive and MaxInFlight at least 1"})
 	}
+	for _, p := range peers {
+		if _, ok := p.(xregion.Stager); !ok {
+			return nil, fmt.Errorf("new sync replicator: %w", &xregion.InvalidError{What: "peer " + string(p.Region()),
+				Reason: "cannot stage writes (xregion.Stager); a synchronous peer must, as memstore and pgstore do"})
+		}
+	}
 	if cfg.tier != nil && cfg.tier.RPO == 0 && cfg.policy != Strict {
 		return nil, &TierError{Tier: *cfg.tier, Target: "RPO 0", Reason: "the Degrade policy acknowledges writes no peer holds once a peer is silent",
 			Fix: "use WithPolicy(Strict)"}
@@ -119,25 +125,15 @@ func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, o
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	for i, p := range peers {
-		sp := &syncPeer{index: i, store: p, shipper: s.async.shippers[i]}
-		sp.c = startCommitter(ctx, &s.wg, cfg, s, sp, stageFunc(local.Region(), p))
+		sp := &syncPeer{index: i, store: p, stager: p.(xregion.Stager), shipper: s.async.shippers[i]}
+		sp.c = startCommitter(ctx, &s.wg, cfg, s, sp, func(ctx context.Context, ws []xregion.Write) (xregion.Result, error) {
+			return xregion.Result{}, sp.stager.Stage(ctx, local.Region(), ws)
+		})
 		s.peers = append(s.peers, sp)
 	}
 	s.wg.Go(func() { s.recover(ctx) })
 	s.guard = startGuard(ctx, &s.wg, cfg, s.Lag)
 	return s, nil
-}
-
-// stageFunc sends writes to a peer: staged where it can stage, applied
-// otherwise.
-func stageFunc(from xregion.Region, peer xregion.Store) func(context.Context, []xregion.Write) error {
-	if st, ok := peer.(xregion.Stager); ok {
-		return func(ctx context.Context, ws []xregion.Write) error { return st.Stage(ctx, from, ws) }
-	}
-	return func(ctx context.Context, ws []xregion.Write) error {
-		_, err := peer.Apply(ctx, xregion.Batch{From: from, Writes: ws})
-		return err
-	}
 }
 
 // Write stamps the records whose Version is zero, in place, and returns once
@@ -162,11 +158,14 @@ func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
 	if err := s.async.commit.enqueue(c); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
+	sent := make([]bool, len(s.peers))
 	for i, p := range s.peers {
 		if p.sends() {
 			if err := p.c.enqueue(c); err != nil {
 				p.unstaged(start)
 				c.done <- result{peer: i, err: err}
+			} else {
+				sent[i] = true
 			}
 		} else {
 			p.unstaged(start)
@@ -174,21 +173,55 @@ func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
 		}
 	}
 	err := s.wait(c)
-	if err != nil {
-		// The local commit has finished either way: count what the peers
-		// that did not acknowledge lack, from the write's start.
-		var se *SyncError
-		if errors.As(err, &se) && se.Local == nil {
-			for _, p := range s.peers {
-				if se.Peers[p.store.Region()] != nil {
-					p.unstaged(start)
-				}
+	var se *SyncError
+	switch {
+	case !errors.As(err, &se):
+	case se.Local == nil:
+		// The local commit has finished: count what the peers that did
+		// not acknowledge lack, from the write's start.
+		for _, p := range s.peers {
+			if se.Peers[p.store.Region()] != nil {
+				p.unstaged(start)
 			}
 		}
+	case !errors.Is(se.Local, xregion.ErrOutcomeUnknown):
+		s.withdraw(ctx, ws, sent, se)
 	}
 	s.async.Notify()
 	s.metrics.observeSync(time.Since(start), err)
 	return err
+}
+
+// errWithdrawn is what a peer reports for a write withdrawn from its stage.
+var errWithdrawn = errors.New("withdrawn from its stage: the local commit failed")
+
+// withdraw takes a write whose local commit failed for certain off the
+// stages of the peers it was sent to, so that no failover makes it visible
+// there, and says in se what each may hold now: a peer that cannot be
+// reached to withdraw it leaves its outcome unknown. It waits up to
+// Heartbeat, even past ctx's end.
+func (s *Sync) withdraw(ctx context.Context, ws []xregion.Write, sent []bool, se *SyncError) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.heartbeat)
+	defer cancel()
+	errs := make([]error, len(s.peers))
+	var wg sync.WaitGroup
+	for i, p := range s.peers {
+		if sent[i] {
+			wg.Go(func() { errs[i] = p.stager.Withdraw(ctx, s.local.Region(), ws) })
+		}
+	}
+	wg.Wait()
+	se.Acked = 0
+	for i, p := range s.peers {
+		switch {
+		case !sent[i]:
+		case errs[i] == nil:
+			se.Peers[p.store.Region()] = errWithdrawn
+		default:
+			se.Peers[p.store.Region()] = fmt.Errorf("%w: it may hold the write staged, and withdrawing it failed: %w",
+				xregion.ErrOutcomeUnknown, errs[i])
+		}
+	}
 }
 
 // result is one target's answer for a call: peer -1 is the local store.
