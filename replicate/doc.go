@@ -98,12 +98,23 @@
 // it has applied through. For an asynchronous peer the RPO comes from the
 // local changelog after the peer's watermark (Store.Backlog, which counts
 // changes an open transaction still hides from shippers). For a synchronous
-// peer it is zero while every write is staged there, and counts from the
-// start of the first write that was not: it may overstate, never understate.
+// peer it comes from the stores too: the age of the oldest change committed
+// here that the peer has neither applied nor staged (Stager.Holding), so it
+// holds after a restart and counts the writes of every process of the
+// region; the writes this replicator has in flight are left out until they
+// are answered. A peer that does not answer within a heartbeat is taken to
+// lack everything it has not applied. Either way the RPO may overstate,
+// never understate.
 // NewLagCollector exports the same figures to Prometheus, with the
 // synchronous write latency histogram of Metrics.
 //
 // # Hazards
+//
+// HAZARD: several writing processes. A Sync leaves out of its RPO only the
+// writes it has in flight itself: another process's write, committed here
+// and on its way to the peer, counts for the round trip it takes, so the
+// Tier 1 RPO of a region written by several processes shows milliseconds,
+// and an alert on any RPO above 0 fires now and then.
 //
 // HAZARD: Strict refuses writes while a required peer is unreachable; that
 // is the price of RPO 0. Quorum(k) with more peers than k keeps writing

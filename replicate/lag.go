@@ -59,10 +59,14 @@ func (s *shipper) lag(ctx context.Context) (PeerLag, error) {
 		l.State = "failing"
 	default:
 		l.State = "standby"
-		// Another process ships: ask the peer where it stands, if it answers.
-		if wm, err := s.peer.Watermark(ctx, s.local.Region()); err == nil {
+		// Another process ships: ask the peer where it stands, if it
+		// answers within a heartbeat; a dark peer must not keep the lag
+		// from being measured.
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.heartbeat)
+		if wm, err := s.peer.Watermark(pctx, s.local.Region()); err == nil {
 			l.Applied, known = wm, true
 		}
+		cancel()
 	}
 	if !known {
 		l.Applied = xregion.Position{} // never heard from: assume it has nothing

@@ -148,17 +148,26 @@ func (s *Sync) recoverPeer(ctx context.Context, p *syncPeer) {
 }
 
 // Lag reports each peer's lag. For a synchronous peer the RPO is the age of
-// the oldest write committed here that the peer may lack: zero while every
-// write is staged there, growing from the first write that was not.
+// the oldest change committed here that the peer neither applied nor holds
+// staged, found in the stores themselves, so that it holds after a restart
+// and counts the writes of every process of the region; the writes this
+// replicator has in flight to the peer are left out until they are
+// answered. Where the peer cannot say what it holds (it does not answer
+// within a heartbeat), the RPO counts every change it has not applied: it
+// may overstate, never understate.
 func (s *Sync) Lag(ctx context.Context) ([]PeerLag, error) {
 	lags, err := s.async.Lag(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
 	for i, p := range s.peers {
-		p.mu.Lock()
 		l := &lags[i]
+		if rpo, err := s.syncRPO(ctx, p, l.Applied); err == nil {
+			l.RPO = rpo
+		} else if ctx.Err() != nil {
+			return nil, err
+		}
+		p.mu.Lock()
 		switch {
 		case p.mu.degraded:
 			l.State = "degraded"
@@ -167,14 +176,78 @@ func (s *Sync) Lag(ctx context.Context) ([]PeerLag, error) {
 		default:
 			l.State = "sync"
 		}
-		l.RPO = 0
-		if !p.mu.since.IsZero() {
-			l.RPO = now.Sub(p.mu.since)
-		}
 		if p.mu.lastErr != nil {
 			l.Err = p.mu.lastErr
 		}
 		p.mu.Unlock()
 	}
 	return lags, nil
+}
+
+// rpoChecked is how many changes after a peer's watermark syncRPO asks the
+// peer about; older ones count as missing.
+const rpoChecked = 1000
+
+// syncRPO is the age of the oldest change committed here after wm that peer
+// p neither applied nor holds staged, and that is not in flight to it from
+// this replicator. Of the first rpoChecked changes it asks the peer; any
+// committed change it could not check (past those, or hidden from Changes
+// by an open transaction) counts as missing.
+//
+// The order of the reads matters. The backlog is read first, to know what
+// was committed by then. The writes in flight are read after the changes,
+// so a write left out as in flight either was still unanswered then or had
+// been answered, its staging done, before the peer is asked what it holds;
+// and the peer's watermark is read again after that, so a change the peer
+// applied (which leaves the stage) while it was being asked is not taken
+// for one it lacks.
+func (s *Sync) syncRPO(ctx context.Context, p *syncPeer, wm xregion.Position) (time.Duration, error) {
+	from := s.local.Region()
+	asked := time.Now()
+	committed, err := s.local.Backlog(ctx, wm, from)
+	if err != nil || committed.Changes == 0 {
+		return 0, err
+	}
+	// now reads the store's clock, which stamped the changes' Time.
+	now := func() time.Time { return committed.Now.Add(time.Since(asked)) }
+	cs, err := s.local.Changes(ctx, xregion.ChangeQuery{After: wm, Origin: from, Limit: rpoChecked})
+	if err != nil {
+		return 0, err
+	}
+	var oldest time.Time
+	checked := wm
+	if len(cs) > 0 {
+		flying := s.inFlight(cs)
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.heartbeat)
+		defer cancel()
+		held, err := p.stager.Holding(pctx, from, writesOf(cs, false))
+		if err != nil {
+			return 0, err
+		}
+		applied, err := p.store.Watermark(pctx, from)
+		if err != nil {
+			return 0, err
+		}
+		for i, c := range cs {
+			lacks := !held[i] && !flying[i] && applied.Less(c.Pos)
+			if lacks && (oldest.IsZero() || c.Time.Before(oldest)) {
+				oldest = c.Time
+			}
+		}
+		checked = cs[len(cs)-1].Pos
+	}
+	if checked.Less(committed.Head) {
+		// Some of what was committed went unchecked: count it all.
+		rest, err := s.local.Backlog(ctx, checked, from)
+		if err != nil {
+			return 0, err
+		}
+		if !rest.Oldest.IsZero() && (oldest.IsZero() || rest.Oldest.Before(oldest)) {
+			oldest = rest.Oldest
+		}
+	}
+	if oldest.IsZero() {
+		return 0, nil
+	}
+	return max(now().Sub(oldest), 0), nil
 }

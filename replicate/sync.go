@@ -79,6 +79,10 @@ type Sync struct {
 	peers   []*syncPeer
 	guard   *guard
 	metrics *Metrics
+	flying  struct {
+		sync.Mutex
+		writes map[xregion.Version]int // versions of the writes in flight, for Lag
+	}
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	changed struct {
@@ -122,6 +126,7 @@ func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, o
 	asyncCfg.tier = nil // the Sync watches its own lag against the tier
 	s := &Sync{cfg: cfg, local: local, clock: clock, async: newAsync(local, clock, peers, asyncCfg, false), metrics: cfg.metrics}
 	s.changed.ch = make(chan struct{})
+	s.flying.writes = map[xregion.Version]int{}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	for i, p := range peers {
@@ -154,6 +159,8 @@ func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
 	if err := (xregion.Batch{Writes: ws}).Validate(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
+	s.fly(ws, 1)
+	defer s.fly(ws, -1)
 	c := &call{ctx: ctx, writes: ws, start: start, done: make(chan result, 1+len(s.peers))}
 	if err := s.async.commit.enqueue(c); err != nil {
 		return fmt.Errorf("write: %w", err)
@@ -190,6 +197,29 @@ func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
 	s.async.Notify()
 	s.metrics.observeSync(time.Since(start), err)
 	return err
+}
+
+// fly counts the writes ws in flight (d = 1) or answered (d = -1).
+func (s *Sync) fly(ws []xregion.Write, d int) {
+	s.flying.Lock()
+	defer s.flying.Unlock()
+	for _, w := range ws {
+		v := w.Record.Version
+		if s.flying.writes[v] += d; s.flying.writes[v] <= 0 {
+			delete(s.flying.writes, v)
+		}
+	}
+}
+
+// inFlight reports, for each change, whether its write is in flight.
+func (s *Sync) inFlight(cs []xregion.Change) []bool {
+	s.flying.Lock()
+	defer s.flying.Unlock()
+	out := make([]bool, len(cs))
+	for i, c := range cs {
+		out[i] = s.flying.writes[c.Record.Version] > 0
+	}
+	return out
 }
 
 // errWithdrawn is what a peer reports for a write withdrawn from its stage.
