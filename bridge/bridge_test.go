@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/bridge"
 )
 
@@ -52,7 +53,7 @@ func TestBridge_Run(t *testing.T) {
 	l := br.Lag()
 	require.Equal(t, "xregion-a", l.From)
 	require.Equal(t, "xregion-b", l.To)
-	require.Equal(t, "bridging", l.State)
+	require.Equal(t, xregion.LinkShipping, l.State)
 	require.Zero(t, l.RPO)
 	require.Len(t, l.Partitions, parts)
 	require.False(t, l.LastContact.IsZero())
@@ -75,7 +76,7 @@ func TestBridge_Run(t *testing.T) {
 	}
 
 	require.ErrorIs(t, stop(), context.Canceled)
-	require.Equal(t, "stopped", br.Lag().State)
+	require.Equal(t, xregion.LinkStopped, br.Lag().State)
 	require.ErrorIs(t, br.Run(ctx), bridge.ErrStarted)
 }
 

@@ -123,13 +123,14 @@
 //
 // Lag reports, for the partitions a process holds, what a loss of the
 // source region would cost now: the age of the oldest message not yet in
-// the target (the live RPO of messaging, next to the replicate package's
-// PeerLag for databases), the messages pending and when the target last
-// answered. Every LagInterval the bridge measures each partition against
-// the source, idle ones too, and asks the target for an answer, so a
-// stalled bridge or a dead link shows. ReplicationLag gives the same in the
-// replicate package's terms, so that replicate.NewLagCollector exports the
-// messaging RPO beside the databases' (xregion_replication_rpo_seconds). Metrics (see NewMetrics) carry
+// the target (the live RPO of messaging, next to the databases'), the
+// messages pending and when the target last answered. Every LagInterval
+// the bridge measures each partition against the source, idle ones too, and
+// asks the target for an answer, so a stalled bridge or a dead link shows.
+// ReplicationLag gives the same as an xregion.PeerLag, with the link states
+// every package reports in, so that replicate.NewLagCollector exports the
+// messaging RPO beside the databases' (xregion_replication_rpo_seconds).
+// Metrics (see NewMetrics) carry
 // MirrorMaker 2's names where it has them: record_count, byte_rate,
 // record_age_ms, replication_latency_ms; and records_lag,
 // oldest_unbridged_age_seconds, rpo_seconds, partition_paused,

@@ -10,7 +10,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/xregion/xregion"
-	"github.com/xregion/xregion/replicate"
 )
 
 // State is what a partition's bridging is doing.
@@ -45,8 +44,9 @@ func (s State) String() string {
 }
 
 // Lag is what a bridge process would lose if the source region died now,
-// over the partitions it holds. It mirrors the replicate package's PeerLag,
-// so the live RPO of messaging sits next to that of the databases.
+// over the partitions it holds. ReplicationLag gives its gist as an
+// xregion.PeerLag, so the live RPO of messaging sits next to that of the
+// databases.
 type Lag struct {
 	From, To string // the clusters' names
 	// RPO is the live recovery point: the age of the oldest source message
@@ -59,14 +59,15 @@ type Lag struct {
 	// LastContact is when the target last answered; zero if it never has.
 	// The target is asked every LagInterval even when nothing flows.
 	LastContact time.Time
-	// State is "bridging", "failing" (some partition is not Bridging, or
-	// the process holds none because Err stands: a cluster does not answer,
-	// the group cannot be joined), "standby" (this process holds no
-	// partition and has no error: others in the group hold them, or it is
-	// joining) or "stopped" (Run is not running). While failing before it
-	// holds a partition, the bridge cannot measure RPO and Pending, which
-	// stay zero: alert on State too, not on RPO alone.
-	State string
+	// State is LinkShipping (bridging), LinkFailing (some partition is not
+	// Bridging, or the process holds none because Err stands: a cluster
+	// does not answer, the group cannot be joined), LinkStandby (this
+	// process holds no partition and has no error: others in the group
+	// hold them, or it is joining) or LinkStopped (Run is not running).
+	// While failing before it holds a partition, the bridge cannot measure
+	// RPO and Pending, which stay zero: alert on State too, not on RPO
+	// alone.
+	State xregion.LinkState
 	// Err is the last error outside any partition (joining the group,
 	// reading metadata), nil once past. Partitions carry their own.
 	Err        error
@@ -95,14 +96,14 @@ type PartitionLag struct {
 	FailingSince time.Time
 }
 
-// ReplicationLag reports Lag in the replicate package's terms, one PeerLag
-// for the target cluster, so that the live RPO of messaging is exported and
-// alerted on beside the databases':
+// ReplicationLag reports Lag as one xregion.PeerLag for the target
+// cluster, so that the live RPO of messaging is exported and alerted on
+// beside the databases':
 //
-//	reg.MustRegister(replicate.NewLagCollector("tier1", replicate.LagFunc(b.ReplicationLag)))
+//	reg.MustRegister(replicate.NewLagCollector("tier1", xregion.LagFunc(b.ReplicationLag)))
 //
 // Err is the bridge's error, or else the first failing partition's.
-func (b *Bridge) ReplicationLag(context.Context) ([]replicate.PeerLag, error) {
+func (b *Bridge) ReplicationLag(context.Context) ([]xregion.PeerLag, error) {
 	l := b.Lag()
 	err := l.Err
 	for _, p := range l.Partitions {
@@ -110,7 +111,7 @@ func (b *Bridge) ReplicationLag(context.Context) ([]replicate.PeerLag, error) {
 			err = p.Err
 		}
 	}
-	return []replicate.PeerLag{{Peer: xregion.Region(l.To), RPO: l.RPO, Pending: l.Pending,
+	return []xregion.PeerLag{{Peer: xregion.Region(l.To), RPO: l.RPO, Pending: l.Pending,
 		LastContact: l.LastContact, State: l.State, Err: err}}, nil
 }
 
@@ -137,15 +138,15 @@ func (b *Bridge) Lag() Lag {
 	}
 	switch {
 	case !running:
-		l.State = "stopped"
+		l.State = xregion.LinkStopped
 	case failing || len(l.Partitions) == 0 && l.Err != nil:
 		// Holding nothing because a cluster does not answer, or the group
 		// cannot be joined, is not standing by.
-		l.State = "failing"
+		l.State = xregion.LinkFailing
 	case len(l.Partitions) == 0:
-		l.State = "standby"
+		l.State = xregion.LinkStandby
 	default:
-		l.State = "bridging"
+		l.State = xregion.LinkShipping
 	}
 	return l
 }

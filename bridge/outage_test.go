@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/bridge"
 	"github.com/xregion/xregion/regiontest"
 )
@@ -83,7 +84,7 @@ func TestBridge_TargetOutage(t *testing.T) {
 			if tc.name == "blackhole" {
 				require.Eventually(t, func() bool {
 					l := br.Lag()
-					return l.State == "failing" && l.RPO > 500*time.Millisecond &&
+					return l.State == xregion.LinkFailing && l.RPO > 500*time.Millisecond &&
 						sumMetric(t, reg, "xregion_bridge_partition_paused") == parts
 				}, 30*time.Second, 20*time.Millisecond, "the outage shows: every partition paused, the RPO growing")
 				l := br.Lag()
@@ -100,7 +101,7 @@ func TestBridge_TargetOutage(t *testing.T) {
 			src := readTopic(t, a.KafkaBrokers(), "orders")
 			waitCaughtUp(t, br, parts, b.KafkaBrokers(), "orders", sourceTotal(src))
 			require.Eventually(t, func() bool {
-				return br.Lag().State == "bridging" && sumMetric(t, reg, "xregion_bridge_partition_paused") == 0
+				return br.Lag().State == xregion.LinkShipping && sumMetric(t, reg, "xregion_bridge_partition_paused") == 0
 			}, 30*time.Second, 20*time.Millisecond, "the partitions resume by themselves")
 			require.ErrorIs(t, stop(), context.Canceled)
 			requireMirrored(t, "xregion-a", src, readTopic(t, b.KafkaBrokers(), "orders"))

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/bridge"
 	"github.com/xregion/xregion/replicate"
 )
@@ -121,7 +122,7 @@ func TestBridge_RefusedStopsPartition(t *testing.T) {
 	require.True(t, errors.As(stopped.Err, &refused))
 	require.Equal(t, int64(2), refused.Offset)
 	require.False(t, bridge.IsRetryable(stopped.Err))
-	require.Equal(t, "failing", br.Lag().State)
+	require.Equal(t, xregion.LinkFailing, br.Lag().State)
 	require.Equal(t, 1.0, sumMetric(t, reg, "xregion_bridge_partition_paused"))
 
 	require.Eventually(t, func() bool {
@@ -155,7 +156,7 @@ func TestBridge_PausedPartition(t *testing.T) {
 		fast(t, bridge.WithMetrics(m), bridge.PauseAfter(300*time.Millisecond))...)
 	require.NoError(t, err)
 	// The messaging RPO, exported as the databases' is.
-	reg.MustRegister(replicate.NewLagCollector("tier1", replicate.LagFunc(br.ReplicationLag)))
+	reg.MustRegister(replicate.NewLagCollector("tier1", xregion.LagFunc(br.ReplicationLag)))
 	stop := running(t, br)
 	require.Eventually(t, func() bool {
 		l := br.Lag()

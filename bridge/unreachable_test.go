@@ -75,14 +75,14 @@ func TestBridge_UnreachableBrokers(t *testing.T) {
 	var l bridge.Lag
 	require.Eventually(t, func() bool {
 		l = br.Lag()
-		return l.State == "failing"
+		return l.State == xregion.LinkFailing
 	}, 5*time.Second, 5*time.Millisecond, "an unreachable bridge reports failing; last: %+v", &l)
 	require.Error(t, l.Err)
 	require.ErrorContains(t, l.Err, "source")
 	require.ErrorContains(t, l.Err, dead)
 	pl, err := br.ReplicationLag(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, "failing", pl[0].State)
+	require.Equal(t, xregion.LinkFailing, pl[0].State)
 	require.Error(t, pl[0].Err)
 
 	require.Eventually(t, func() bool { return logs.count(slog.LevelDebug, "bridge retrying") >= 3 },
@@ -112,14 +112,14 @@ func TestBridge_UnreachableThenReachable(t *testing.T) {
 	require.NoError(t, err)
 	running(t, br)
 
-	require.Eventually(t, func() bool { return br.Lag().State == "failing" }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return br.Lag().State == xregion.LinkFailing }, 5*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return logs.count(slog.LevelDebug, "bridge retrying") >= 3 },
 		10*time.Second, 5*time.Millisecond, "the bridge retries")
 
 	down.Store(false)
 	require.Eventually(t, func() bool {
 		l := br.Lag()
-		return l.State == "bridging" && l.Err == nil && len(l.Partitions) == 2
+		return l.State == xregion.LinkShipping && l.Err == nil && len(l.Partitions) == 2
 	}, 30*time.Second, 10*time.Millisecond, "the bridge recovers by itself")
 	require.Equal(t, 1, logs.count(slog.LevelWarn, ""), "one Warn for the whole run of failures")
 	require.Equal(t, 1, logs.count(slog.LevelInfo, "bridge recovered"), "the recovery logged at Info")

@@ -162,9 +162,9 @@ func (a *Async) fanOutWakes(ctx context.Context) {
 	}
 }
 
-// Lag reports each peer's replication lag; see PeerLag.
-func (a *Async) Lag(ctx context.Context) ([]PeerLag, error) {
-	out := make([]PeerLag, 0, len(a.shippers))
+// Lag reports each peer's replication lag; see xregion.PeerLag.
+func (a *Async) Lag(ctx context.Context) ([]xregion.PeerLag, error) {
+	out := make([]xregion.PeerLag, 0, len(a.shippers))
 	for _, s := range a.shippers {
 		l, err := s.lag(ctx)
 		if err != nil {

@@ -135,7 +135,7 @@ func TestAsync_LeaseMakesOneShipper(t *testing.T) {
 	opts := []replicate.Option{replicate.PollInterval(time.Millisecond), replicate.Heartbeat(50 * time.Millisecond)}
 	first, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote}, opts...)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return state(t, first) == "shipping" }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return state(t, first) == xregion.LinkShipping }, 10*time.Second, 5*time.Millisecond)
 	second, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote}, opts...)
 	require.NoError(t, err)
 	defer second.Close()
@@ -148,9 +148,9 @@ func TestAsync_LeaseMakesOneShipper(t *testing.T) {
 		}
 	})
 	time.Sleep(100 * time.Millisecond)
-	require.Equal(t, "standby", state(t, second), "the lease holder ships, the other waits")
+	require.Equal(t, xregion.LinkStandby, state(t, second), "the lease holder ships, the other waits")
 	require.NoError(t, first.Close())
-	require.Eventually(t, func() bool { return state(t, second) == "shipping" }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return state(t, second) == xregion.LinkShipping }, 10*time.Second, 5*time.Millisecond)
 	wg.Wait()
 	require.Eventually(t, func() bool {
 		lags, err := second.Lag(t.Context())
@@ -161,7 +161,7 @@ func TestAsync_LeaseMakesOneShipper(t *testing.T) {
 	require.Equal(t, "400/0", string(r.Value))
 }
 
-func state(t *testing.T, r replicate.Lagger) string {
+func state(t *testing.T, r xregion.Lagger) xregion.LinkState {
 	lags, err := r.Lag(t.Context())
 	require.NoError(t, err)
 	return lags[0].State

@@ -90,7 +90,7 @@ type guard struct {
 }
 
 // startGuard starts watching lag every heartbeat, if a tier is set.
-func startGuard(ctx context.Context, wg *sync.WaitGroup, cfg config, lag func(context.Context) ([]PeerLag, error)) *guard {
+func startGuard(ctx context.Context, wg *sync.WaitGroup, cfg config, lag func(context.Context) ([]xregion.PeerLag, error)) *guard {
 	g := &guard{cfg: cfg}
 	if cfg.tier == nil {
 		return g
@@ -117,7 +117,7 @@ func startGuard(ctx context.Context, wg *sync.WaitGroup, cfg config, lag func(co
 }
 
 // check compares each peer's RPO with the target, alerting on crossings.
-func (g *guard) check(lags []PeerLag, over map[xregion.Region]bool) {
+func (g *guard) check(lags []xregion.PeerLag, over map[xregion.Region]bool) {
 	target := g.cfg.tier.RPO
 	var worst *RPOError
 	for _, l := range lags {

@@ -28,7 +28,7 @@ func TestAsync_LagTellsTheTruth(t *testing.T) {
 		replicate.OnAlert(func(al replicate.Alert) { mu.Lock(); alerts = append(alerts, al); mu.Unlock() }))
 	require.NoError(t, err)
 	defer rep.Close()
-	lag := func() replicate.PeerLag {
+	lag := func() xregion.PeerLag {
 		l, err := rep.Lag(t.Context())
 		require.NoError(t, err)
 		return l[0]
@@ -41,13 +41,13 @@ func TestAsync_LagTellsTheTruth(t *testing.T) {
 	idle := lag()
 	require.Zero(t, idle.RPO)
 	require.Less(t, idle.SinceContact(time.Now()), 3*beat, "heartbeats keep an idle healthy link in contact")
-	require.Equal(t, "shipping", idle.State)
+	require.Equal(t, xregion.LinkShipping, idle.State)
 
 	// The peer goes dark while writes go on: the RPO grows with them.
 	b.pg.Proxy.Blackhole()
 	defer b.pg.Proxy.Heal()
 	darkSince := time.Now()
-	var samples []replicate.PeerLag
+	var samples []xregion.PeerLag
 	for i := range 6 {
 		require.NoError(t, rep.Write(t.Context(), order(key(i), "v")))
 		time.Sleep(100 * time.Millisecond)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xregion/xregion"
 )
 
 // Metrics holds the Prometheus collectors of replicators: register them with
@@ -45,31 +47,18 @@ func (m *Metrics) observeSync(d time.Duration, err error) {
 	m.syncWrite.WithLabelValues(result).Observe(d.Seconds())
 }
 
-// Lagger is what reports lag: *Async, *Sync, *Snapshot, or a LagFunc.
-type Lagger interface {
-	Lag(ctx context.Context) ([]PeerLag, error)
-}
-
-// LagFunc adapts a function to Lagger, for lag measured by something other
-// than a replicator: a Kafka bridge's (bridge.Bridge.ReplicationLag), so
-// that the RPO of messaging is exported and watched beside the databases'.
-type LagFunc func(ctx context.Context) ([]PeerLag, error)
-
-// Lag calls f.
-func (f LagFunc) Lag(ctx context.Context) ([]PeerLag, error) { return f(ctx) }
-
 // LagCollector exports a replicator's lag, measured at each scrape, labelled
 // by tier and peer.
 type LagCollector struct {
 	tier    string
-	r       Lagger
+	r       xregion.Lagger
 	timeout time.Duration
 	rpo, pending, pendingBytes, sinceContact,
 	shipped, conflicts, up *prometheus.Desc
 }
 
 // NewLagCollector returns a collector for r's lag; tier labels its series.
-func NewLagCollector(tier string, r Lagger) *LagCollector {
+func NewLagCollector(tier string, r xregion.Lagger) *LagCollector {
 	l := []string{"tier", "peer"}
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, l, nil) }
 	return &LagCollector{tier: tier, r: r, timeout: 5 * time.Second,

@@ -155,7 +155,7 @@ func (s *Sync) recoverPeer(ctx context.Context, p *syncPeer) {
 // answered. Where the peer cannot say what it holds (it does not answer
 // within a heartbeat), the RPO counts every change it has not applied: it
 // may overstate, never understate.
-func (s *Sync) Lag(ctx context.Context) ([]PeerLag, error) {
+func (s *Sync) Lag(ctx context.Context) ([]xregion.PeerLag, error) {
 	lags, err := s.async.Lag(ctx)
 	if err != nil {
 		return nil, err
@@ -170,11 +170,11 @@ func (s *Sync) Lag(ctx context.Context) ([]PeerLag, error) {
 		p.mu.Lock()
 		switch {
 		case p.mu.degraded:
-			l.State = "degraded"
+			l.State = xregion.LinkDegraded
 		case !p.mu.since.IsZero():
-			l.State = "recovering"
+			l.State = xregion.LinkRecovering
 		default:
-			l.State = "sync"
+			l.State = xregion.LinkSync
 		}
 		if p.mu.lastErr != nil {
 			l.Err = p.mu.lastErr

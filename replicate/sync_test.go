@@ -145,7 +145,7 @@ func TestSync_DegradeReportsTheRPOItLoses(t *testing.T) {
 	res := writeFor(rep, 8, 5*time.Second, stop)
 	time.Sleep(200 * time.Millisecond)
 	b.pg.Proxy.Blackhole()
-	require.Eventually(t, func() bool { return state(t, rep) == "degraded" }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return state(t, rep) == xregion.LinkDegraded }, 10*time.Second, 5*time.Millisecond)
 	time.Sleep(300 * time.Millisecond) // writes go on without the peer
 
 	// The moment the RPO is asked for: the writes missing then must lie
@@ -176,7 +176,7 @@ func TestSync_DegradeReportsTheRPOItLoses(t *testing.T) {
 	b.pg.Proxy.Heal()
 	require.Eventually(t, func() bool {
 		l, err := rep.Lag(t.Context())
-		return err == nil && l[0].State == "sync" && l[0].RPO == 0
+		return err == nil && l[0].State == xregion.LinkSync && l[0].RPO == 0
 	}, 20*time.Second, 10*time.Millisecond)
 	_, resynced := alerts.Load(replicate.AlertResynced)
 	require.True(t, resynced)

@@ -313,7 +313,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // start returns how one write of mode is made, with its replicator's lag
 // (nil without one) and a function that stops it.
-func (b *bench) start(mode string) (op func(ctx context.Context, key string) error, lag replicate.Lagger, stop func(), err error) {
+func (b *bench) start(mode string) (op func(ctx context.Context, key string) error, lag xregion.Lagger, stop func(), err error) {
 	a, peer := b.a[mode], b.b[mode]
 	value := make([]byte, valueSize)
 	rec := func(key string) xregion.Write {
@@ -350,7 +350,7 @@ func (b *bench) start(mode string) (op func(ctx context.Context, key string) err
 
 // drained waits until the replicator's peer has applied everything, so
 // that the next slice does not pay for this one's shipping.
-func drained(ctx context.Context, r replicate.Lagger) error {
+func drained(ctx context.Context, r xregion.Lagger) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		lags, err := r.Lag(ctx)

@@ -27,6 +27,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/bridge"
 )
 
@@ -128,7 +129,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		l := b.Lag()
 		printLag(out, l)
 		sawPending = sawPending || l.Pending > 0
-		if !producing && len(l.Partitions) > 0 && l.Pending == 0 && l.State == "bridging" {
+		if !producing && len(l.Partitions) > 0 && l.Pending == 0 && l.State == xregion.LinkShipping {
 			fmt.Fprintf(out, "caught up: the target holds every message of %s\n", l.From)
 			cancel()
 			if err := <-bridged; !errors.Is(err, context.Canceled) {

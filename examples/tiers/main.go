@@ -176,7 +176,7 @@ func finish(ctx context.Context, out io.Writer, cfg config, r *regions, w *write
 		return err
 	}
 	fmt.Fprintf(out, "writers stopped; waiting until b holds everything a committed:\n")
-	var l1, l2 replicate.PeerLag
+	var l1, l2 xregion.PeerLag
 	deadline := time.Now().Add(cfg.settle)
 	for {
 		var err error
@@ -216,7 +216,7 @@ func finish(ctx context.Context, out io.Writer, cfg config, r *regions, w *write
 	return nil
 }
 
-func lags(ctx context.Context, pay *replicate.Sync, inv *replicate.Async) (tier1, tier2 replicate.PeerLag, err error) {
+func lags(ctx context.Context, pay *replicate.Sync, inv *replicate.Async) (tier1, tier2 xregion.PeerLag, err error) {
 	l1, err := pay.Lag(ctx)
 	if err != nil {
 		return tier1, tier2, fmt.Errorf("tier 1 lag: %w", err)
@@ -228,7 +228,7 @@ func lags(ctx context.Context, pay *replicate.Sync, inv *replicate.Async) (tier1
 	return l1[0], l2[0], nil
 }
 
-func printRow(out io.Writer, at time.Duration, dark bool, acked, refused int64, l1, l2 replicate.PeerLag) {
+func printRow(out io.Writer, at time.Duration, dark bool, acked, refused int64, l1, l2 xregion.PeerLag) {
 	state := "up"
 	if dark {
 		state = "dark"
