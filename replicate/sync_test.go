@@ -148,10 +148,12 @@ func TestSync_DegradeReportsTheRPOItLoses(t *testing.T) {
 	require.Eventually(t, func() bool { return state(t, rep) == xregion.LinkDegraded }, 10*time.Second, 5*time.Millisecond)
 	time.Sleep(300 * time.Millisecond) // writes go on without the peer
 
-	// The moment the RPO is asked for: the writes missing then must lie
-	// within the RPO the answer reports (measured after the asking, the
-	// test's clock ran on while Lag read the store, and the window with it).
-	measured := time.Now()
+	// The moment the RPO is asked for, on the store's clock (which stamps
+	// the changes' commit times): the writes missing then must lie within
+	// the RPO the answer reports.
+	b0, err := a.store.Backlog(t.Context(), xregion.Position{}, "a")
+	require.NoError(t, err)
+	measured := b0.Now
 	lags, err := rep.Lag(t.Context())
 	require.NoError(t, err)
 	close(stop)
@@ -159,16 +161,8 @@ func TestSync_DegradeReportsTheRPOItLoses(t *testing.T) {
 
 	res.mu.Lock()
 	missing := presentOnPeer(t, b, res.start)
-	require.NotEmpty(t, missing, "writes were acknowledged without the peer")
-	oldest := measured
-	for _, k := range missing {
-		if s := res.start[k]; s.Before(oldest) {
-			oldest = s
-		}
-	}
 	res.mu.Unlock()
-	window := measured.Sub(oldest)
-	require.GreaterOrEqual(t, lags[0].RPO, window, "reported RPO %s, but writes from %s before were missing", lags[0].RPO, window)
+	require.NotEmpty(t, missing, "writes were acknowledged without the peer")
 	_, degraded := alerts.Load(replicate.AlertDegraded)
 	require.True(t, degraded, "degrading alerts")
 
@@ -180,6 +174,23 @@ func TestSync_DegradeReportsTheRPOItLoses(t *testing.T) {
 	}, 20*time.Second, 10*time.Millisecond)
 	_, resynced := alerts.Load(replicate.AlertResynced)
 	require.True(t, resynced)
+
+	// The missing writes' commit times, read now: while b was dark, the
+	// transaction it held open on the server held every changelog back.
+	committed := map[string]time.Time{}
+	for _, c := range allChanges(t, a.store, "a") {
+		committed[c.Record.Key] = c.Time
+	}
+	oldest := measured
+	for _, k := range missing {
+		c, ok := committed[k]
+		require.True(t, ok, "the acknowledged write %s is in the local changelog", k)
+		if c.Before(oldest) {
+			oldest = c
+		}
+	}
+	window := measured.Sub(oldest)
+	require.GreaterOrEqual(t, lags[0].RPO, window, "reported RPO %s, but writes committed %s before were missing", lags[0].RPO, window)
 	require.NoError(t, rep.Write(t.Context(), order("after", "v")))
 }
 
