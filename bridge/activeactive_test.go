@@ -34,7 +34,7 @@ func TestBridge_ActiveActive(t *testing.T) {
 	require.NoError(t, err)
 	stopAB, stopBA := running(t, ab), running(t, ba)
 
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // both regions produce, and both bridges carry it, over real Kafka connections
 	stopProducing()
 	pa.Wait()
 	pb.Wait()

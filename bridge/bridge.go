@@ -16,6 +16,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/internal/wait"
 )
 
@@ -432,16 +433,17 @@ func (r *run) retry(ctx context.Context, what string, f func(context.Context) er
 // backoff waits exponentially longer between attempts, with full jitter.
 type backoff struct {
 	min, max, next time.Duration
+	clock          xregion.Timers
 }
 
 func (r *run) backoff() *backoff {
-	return &backoff{min: r.cfg.minBackoff, max: r.cfg.maxBackoff, next: r.cfg.minBackoff}
+	return &backoff{min: r.cfg.minBackoff, max: r.cfg.maxBackoff, next: r.cfg.minBackoff, clock: r.cfg.clock}
 }
 
 func (b *backoff) wait(ctx context.Context) bool {
 	d := b.next/2 + rand.N(b.next/2+1)
 	b.next = min(2*b.next, b.max)
-	return wait.Sleep(ctx, d) == nil
+	return wait.Sleep(ctx, b.clock, d) == nil
 }
 
 func (b *backoff) reset() { b.next = b.min }
@@ -456,7 +458,7 @@ func (b *Bridge) setRunning(v bool) {
 // logs where a run of failures begins (Warn) and ends (Info): once each, as
 // a retry every backoff would flood the log; retries are logged at Debug.
 func (b *Bridge) setErr(err error) {
-	now := time.Now()
+	now := b.cfg.clock.Now()
 	b.mu.Lock()
 	since := b.mu.failingSince
 	switch {

@@ -104,7 +104,7 @@ func TestBridge_SharedGroup(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return len(b1.Lag().Partitions) == parts/2 && len(b2.Lag().Partitions) == parts/2
 	}, 30*time.Second, 10*time.Millisecond, "the partitions are shared")
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // both processes bridge real traffic before one stops
 	require.ErrorIs(t, stop1(), context.Canceled)
 	require.Eventually(t, func() bool { return len(b2.Lag().Partitions) == parts }, 30*time.Second, 10*time.Millisecond,
 		"the survivor takes them all")

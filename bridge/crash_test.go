@@ -225,7 +225,7 @@ func TestBridge_CrashAnywhere(t *testing.T) {
 				t.Errorf("produce: %v", err)
 				return
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // producers pace real traffic to the source cluster
 		}
 	})
 

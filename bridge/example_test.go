@@ -112,7 +112,7 @@ func ExampleBridge_FailoverGroup() {
 	done := make(chan error, 1)
 	go func() { done <- b.Run(runCtx) }()
 	for l := b.Lag(); len(l.Partitions) == 0 || l.Pending > 0 || l.Partitions[0].Next < 4; l = b.Lag() {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // the bridge copies over real connections
 	}
 	stop()
 	<-done

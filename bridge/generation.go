@@ -74,7 +74,7 @@ func (r *run) generation(runCtx, gctx context.Context, gen *kafka.Generation) er
 	for _, tp := range assigned {
 		cm := committed[tp]
 		c.mu.sent[tp] = cm.offset
-		pt := newPartition(tp.topic, tp.partition, r.cfg.metrics.partition(r.from, r.to, tp.topic, tp.partition))
+		pt := newPartition(tp.topic, tp.partition, r.cfg.metrics.partition(r.from, r.to, tp.topic, tp.partition), r.cfg.clock)
 		parts = append(parts, pt)
 		workers = append(workers, newWorker(r, c, pt, counts[tp.topic][1], cm))
 	}

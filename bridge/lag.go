@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/internal/wait"
 )
 
 // State is what a partition's bridging is doing.
@@ -121,7 +122,7 @@ func (b *Bridge) Lag() Lag {
 	l := Lag{From: b.mu.fromName, To: b.mu.toName, LastContact: b.mu.lastContact, Err: b.mu.lastErr}
 	running := b.mu.running
 	b.mu.Unlock()
-	now := time.Now()
+	now := b.cfg.clock.Now()
 	failing := false
 	var oldest time.Time
 	for _, p := range b.heldPartitions() {
@@ -166,6 +167,7 @@ type partition struct {
 	topic string
 	p     int
 	pm    partMetrics
+	clock xregion.Timers
 	bytes atomic.Int64 // key and value bytes published, for the byte rate
 
 	mu struct {
@@ -183,8 +185,8 @@ type partition struct {
 	}
 }
 
-func newPartition(topic string, p int, pm partMetrics) *partition {
-	pt := &partition{topic: topic, p: p, pm: pm}
+func newPartition(topic string, p int, pm partMetrics, clock xregion.Timers) *partition {
+	pt := &partition{topic: topic, p: p, pm: pm, clock: clock}
 	pt.mu.next, pt.mu.end, pt.mu.oldestAt = -1, -1, -1
 	return pt
 }
@@ -232,7 +234,7 @@ func (pt *partition) setNext(next int64) {
 	pt.mu.next = next
 	if pt.mu.end <= next {
 		pt.mu.end = next
-		pt.mu.caughtUp = time.Now()
+		pt.mu.caughtUp = pt.clock.Now()
 	}
 }
 
@@ -257,7 +259,7 @@ func (pt *partition) setEnd(end int64) {
 	defer pt.mu.Unlock()
 	pt.mu.end = max(end, pt.mu.next)
 	if pt.mu.next >= 0 && pt.mu.end == pt.mu.next {
-		pt.mu.caughtUp = time.Now()
+		pt.mu.caughtUp = pt.clock.Now()
 	}
 }
 
@@ -265,7 +267,7 @@ func (pt *partition) setEnd(end int64) {
 // been failing for longer than pauseAfter (logging it the first time).
 func (r *run) fail(pt *partition, s side, op string, err error) {
 	pt.pm.failure(op)
-	now := time.Now()
+	now := r.cfg.clock.Now()
 	pt.mu.Lock()
 	if pt.mu.failing[s].IsZero() {
 		pt.mu.failing[s] = now
@@ -318,13 +320,9 @@ func (r *run) stop(pt *partition, err error) {
 // included, and asks the target for an answer so LastContact stays honest
 // on an idle link.
 func (r *run) lagLoop(ctx context.Context) {
-	t := time.NewTicker(r.cfg.lagInterval)
-	defer t.Stop()
 	for {
 		r.measure(ctx)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+		if wait.Sleep(ctx, r.cfg.clock, r.cfg.lagInterval) != nil {
 			return
 		}
 	}
@@ -362,7 +360,7 @@ func (r *run) measure(ctx context.Context) {
 			}
 		}
 	}
-	now := time.Now()
+	now := r.cfg.clock.Now()
 	for _, p := range ps {
 		pl := p.snapshot()
 		if sourceUp && pl.Pending > 0 && !p.oldestKnown() {
@@ -437,7 +435,7 @@ func (r *run) ping(ctx context.Context, ps []*partition) {
 }
 
 func (r *run) contacted() {
-	now := time.Now()
+	now := r.cfg.clock.Now()
 	r.b.mu.Lock()
 	r.b.mu.lastContact = now
 	r.b.mu.Unlock()

@@ -60,6 +60,7 @@ type config struct {
 	lagInterval    time.Duration
 	settle         time.Duration
 	compression    kafka.Compression
+	clock          xregion.Timers
 	tls            [2]*tls.Config
 	sasl           [2]sasl.Mechanism
 
@@ -92,6 +93,7 @@ func newConfig(opts []Option) config {
 		fetchMaxWait:   DefaultFetchMaxWait,
 		lagInterval:    DefaultLagInterval,
 		settle:         settleDelay,
+		clock:          xregion.SystemClock{},
 	}
 	for _, o := range opts {
 		o.apply(&c)
@@ -119,6 +121,9 @@ func (c *config) validate() error {
 	}
 	if c.maxBackoff < c.minBackoff {
 		return invalid("option Backoff", "maximum %s is below minimum %s", c.maxBackoff, c.minBackoff)
+	}
+	if c.clock == nil {
+		return invalid("option WithTimers", "nil; want a clock such as xregion.SystemClock{}")
 	}
 	if c.sessionTimeout < 10*time.Millisecond {
 		return invalid("option SessionTimeout", "%s is too short to heartbeat in; want at least 10ms", c.sessionTimeout)
@@ -199,6 +204,14 @@ func invalid(what, format string, args ...any) error {
 // that does not answer or a group that cannot be joined is logged at Warn
 // once, not at every retry, and its recovery at Info. Default: discard.
 func WithLogger(l *slog.Logger) Option { return option(func(c *config) { c.logger = l }) }
+
+// WithTimers sets the clock the bridge's scheduled work runs on (backoff,
+// LagInterval, PauseAfter, the times it reports) and that message ages are
+// measured against, which must therefore be the clock the producers'
+// timestamps come from. Deadlines of requests to the clusters, and the
+// consumer group's own timing inside kafka-go, stay on the real clock.
+// Default xregion.SystemClock.
+func WithTimers(c xregion.Timers) Option { return option(func(cfg *config) { cfg.clock = c }) }
 
 // WithMetrics makes the bridge report to m, which the caller registers with
 // its Prometheus registry. Several bridges may share one Metrics: every

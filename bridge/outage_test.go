@@ -27,7 +27,7 @@ func produceAll(t *testing.T, ctx context.Context, p *producer, partitions []int
 				t.Errorf("produce: %v", err)
 				return
 			}
-			time.Sleep(every)
+			time.Sleep(every) // producers pace real traffic
 		}
 	})
 	return &wg
@@ -55,7 +55,7 @@ func TestBridge_TargetOutage(t *testing.T) {
 		{"reset", func(l *regiontest.KafkaLink) {
 			for i := 0; i < 20; i++ {
 				l.Reset()
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(100 * time.Millisecond) // the clients reconnect over the real network in between
 			}
 		}},
 	} {

@@ -129,7 +129,7 @@ func TestBridge_RefusedStopsPartition(t *testing.T) {
 		dst := readTopic(t, b.KafkaBrokers(), "orders")
 		return len(dst[0]) == 2 && len(dst[1]) == 4
 	}, 30*time.Second, 20*time.Millisecond, "partition 0 up to the refused message, partition 1 entirely")
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // time for the real cluster to receive anything a broken bridge would still send
 	dst := readTopic(t, b.KafkaBrokers(), "orders")
 	require.Len(t, dst[0], 2, "nothing after the refused message")
 	require.ErrorIs(t, stop(), context.Canceled)

@@ -342,7 +342,7 @@ func (w *worker) decode(rr kafka.RecordReader, pos int64, last []int64) *chunk {
 		hdrs    = blocks[header]{next: w.hint.headers}
 		limit   = int(w.limit.Load())
 		open    = map[int]*outBatch{}
-		now     = time.Now()
+		now     = w.r.cfg.clock.Now()
 		from    = w.r.from
 		to      = w.r.to
 		idKey   = w.r.cfg.idHeader
@@ -640,7 +640,7 @@ func (w *worker) done(off int64) {
 func (w *worker) published(b *outBatch) {
 	pm := &w.pt.pm
 	var bytes int
-	now := time.Now().UnixMilli()
+	now := w.r.cfg.clock.Now().UnixMilli()
 	for i := range b.recs {
 		bytes += len(b.recs[i].key) + len(b.recs[i].value)
 		pm.observe(pm.latency, float64(now-b.recs[i].ts))
@@ -657,7 +657,7 @@ func (w *worker) published(b *outBatch) {
 func (w *worker) verify(ctx context.Context, t int) (found, error) {
 	f, err := w.scan(ctx, t, w.floors[t])
 	for i := 0; err == nil && i < 5; i++ {
-		if err := wait.Sleep(ctx, w.r.cfg.settle); err != nil {
+		if err := wait.Sleep(ctx, w.r.cfg.clock, w.r.cfg.settle); err != nil {
 			return found{}, err
 		}
 		var g found

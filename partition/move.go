@@ -325,4 +325,6 @@ func (r *Router) findGrants(ctx context.Context, start xregion.Position, grants 
 	return last, nil
 }
 
-func (r *Router) sleep(ctx context.Context) error { return wait.Sleep(ctx, r.cfg.poll) }
+func (r *Router) sleep(ctx context.Context) error {
+	return wait.Sleep(ctx, xregion.SystemClock{}, r.cfg.poll)
+}

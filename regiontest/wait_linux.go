@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/internal/wait"
 )
 
@@ -34,11 +35,11 @@ func newWaiter() *waiter {
 func (w *waiter) until(ctx context.Context, due time.Time) bool {
 	d := time.Until(due)
 	if d <= 0 || w.f == nil {
-		return wait.Sleep(ctx, d) == nil
+		return wait.Sleep(ctx, xregion.SystemClock{}, d) == nil
 	}
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
 	if err := unix.TimerfdSettime(w.fd, 0, &spec, nil); err != nil {
-		return wait.Sleep(ctx, d) == nil
+		return wait.Sleep(ctx, xregion.SystemClock{}, d) == nil
 	}
 	stop := context.AfterFunc(ctx, func() { w.f.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()

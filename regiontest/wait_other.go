@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/internal/wait"
 )
 
@@ -17,7 +18,7 @@ func newWaiter() *waiter { return &waiter{} }
 
 // until waits until due; it reports false if ctx ended first.
 func (w *waiter) until(ctx context.Context, due time.Time) bool {
-	return wait.Sleep(ctx, time.Until(due)) == nil
+	return wait.Sleep(ctx, xregion.SystemClock{}, time.Until(due)) == nil
 }
 
 func (w *waiter) close() {}

@@ -31,8 +31,9 @@ type Async struct {
 // NewAsync starts shipping the writes made in local's region to peers (each
 // a Store of another region, reached over the network) and returns the
 // replicator; Close stops it. clock stamps the writes made through Write.
-// Options: ForTier, BatchSize, PollInterval, Heartbeat, MaxBackoff,
-// LocalInFlight, WithLogger, OnAlert, WithGuardrail.
+// Options: ForTier, BatchSize, MaxBatchBytes, PollInterval, Heartbeat,
+// MaxBackoff, LocalInFlight, WithLogger, OnAlert, WithGuardrail,
+// WithMetrics, WithTimers.
 func NewAsync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, opts ...Option) (*Async, error) {
 	cfg := newConfig(opts)
 	if err := validate(local, clock, peers, cfg); err != nil {
@@ -76,8 +77,8 @@ func validate(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 		return &xregion.InvalidError{What: "local in flight", Reason: fmt.Sprintf("%d; want 1 or more", cfg.localInFlight)}
 	case cfg.pollInterval <= 0 || cfg.heartbeat <= 0 || cfg.maxBackoff <= 0:
 		return &xregion.InvalidError{What: "intervals", Reason: "poll interval, heartbeat and max backoff must be positive"}
-	case cfg.logger == nil || cfg.onAlert == nil:
-		return &xregion.InvalidError{What: "options", Reason: "nil logger or alert callback"}
+	case cfg.logger == nil || cfg.onAlert == nil || cfg.clock == nil:
+		return &xregion.InvalidError{What: "options", Reason: "nil logger, alert callback or clock"}
 	case cfg.guardrail != (Guardrail{}) && cfg.tier == nil:
 		return &xregion.InvalidError{What: "guardrail", Reason: "no tier to hold the RPO to; add ForTier"}
 	}
@@ -109,7 +110,7 @@ func (a *Async) Write(ctx context.Context, ws ...xregion.Write) error {
 	if err := (xregion.Batch{Writes: ws}).Validate(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	c := &call{ctx: ctx, writes: ws, start: time.Now(), done: make(chan result, 1)}
+	c := &call{ctx: ctx, writes: ws, start: a.cfg.clock.Now(), done: make(chan result, 1)}
 	if err := a.commit.enqueue(c); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
@@ -234,7 +235,7 @@ func (s *shipper) run(ctx context.Context) {
 			s.fail(err)
 			s.cfg.logger.Warn("replicate: shipping failed", "peer", s.peer.Region(), "attempt", failures, "err", err)
 		}
-		wait.Sleep(ctx, backoff(failures, s.cfg.pollInterval, s.cfg.maxBackoff))
+		wait.Sleep(ctx, s.cfg.clock, backoff(failures, s.cfg.pollInterval, s.cfg.maxBackoff))
 	}
 }
 
@@ -250,7 +251,7 @@ func (s *shipper) lead(ctx context.Context) (bool, error) {
 	}
 	if !ok {
 		// Another process ships; look again after a heartbeat.
-		wait.Sleep(ctx, s.cfg.heartbeat)
+		wait.Sleep(ctx, s.cfg.clock, s.cfg.heartbeat)
 		return false, nil
 	}
 	defer lease.Release()
@@ -277,36 +278,43 @@ func (s *shipper) ship(ctx context.Context) (progressed bool, err error) {
 		return false, fmt.Errorf("read watermark of %s: %w", s.peer.Region(), err)
 	}
 	s.contact(wm)
-	beat := time.NewTicker(s.cfg.heartbeat)
-	defer beat.Stop()
+	clock := s.cfg.clock
+	beat := clock.Now().Add(s.cfg.heartbeat) // when the peer is next asked whether it is there
 	// idle waits up to d (for new changes, unless snapshotting) and checks
-	// on the peer at every heartbeat, so a dead idle link shows.
+	// on the peer every heartbeat, so a dead idle link shows.
 	idle := func(d time.Duration) error {
 		wake := s.wake
 		if s.snapshot {
 			wake = nil
 		}
+		t := clock.NewTimer(min(d, beat.Sub(clock.Now())))
+		defer t.Stop()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-wake:
-		case <-time.After(d):
-		case <-beat.C:
-			w, err := s.peer.Watermark(ctx, from)
-			if err != nil {
-				return fmt.Errorf("heartbeat to %s: %w", s.peer.Region(), err)
-			}
-			wm = w
-			s.contact(wm)
+			return nil
+		case <-t.C():
 		}
+		now := clock.Now()
+		if now.Before(beat) {
+			return nil
+		}
+		beat = now.Add(s.cfg.heartbeat)
+		w, err := s.peer.Watermark(ctx, from)
+		if err != nil {
+			return fmt.Errorf("heartbeat to %s: %w", s.peer.Region(), err)
+		}
+		wm = w
+		s.contact(wm)
 		return nil
 	}
-	next := time.Now() // when a snapshot shipper next ships
+	next := clock.Now() // when a snapshot shipper next ships
 	// While a batch applies on the peer, the changes after it are read
 	// ahead, so the peer does not wait for the local read.
 	var ahead <-chan changesRead
 	for {
-		if wait := time.Until(next); s.snapshot && wait > 0 {
+		if wait := next.Sub(clock.Now()); s.snapshot && wait > 0 {
 			if err := idle(wait); err != nil {
 				return progressed, err
 			}
@@ -323,7 +331,7 @@ func (s *shipper) ship(ctx context.Context) (progressed bool, err error) {
 		changes := read.changes[:batchEnd(read.changes, s.limit)]
 		if len(changes) == 0 {
 			if s.snapshot {
-				next = time.Now().Add(s.cfg.every)
+				next = clock.Now().Add(s.cfg.every)
 				continue
 			}
 			if err := idle(s.cfg.pollInterval); err != nil {
@@ -429,15 +437,17 @@ func (s *shipper) setActive(v bool) {
 }
 
 func (s *shipper) contact(wm xregion.Position) {
+	now := s.cfg.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mu.wm, s.mu.known, s.mu.lastContact, s.mu.lastErr = wm, true, time.Now(), nil
+	s.mu.wm, s.mu.known, s.mu.lastContact, s.mu.lastErr = wm, true, now, nil
 }
 
 func (s *shipper) shipped(wm xregion.Position, res xregion.Result) {
+	now := s.cfg.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mu.wm, s.mu.known, s.mu.lastContact, s.mu.lastErr = wm, true, time.Now(), nil
+	s.mu.wm, s.mu.known, s.mu.lastContact, s.mu.lastErr = wm, true, now, nil
 	s.mu.applied += int64(res.Applied)
 	s.mu.conflicts += int64(res.Conflicts())
 }

@@ -235,7 +235,8 @@ func (c *committer) commitLocal(ctx context.Context, batch []*call) {
 // until DegradeAfter has passed, when the peer is degraded.
 func (c *committer) stage(ctx context.Context, batch []*call) {
 	p, cfg := c.peer, c.cfg
-	first := time.Now()
+	clock := cfg.clock
+	first := clock.Now()
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		batch = c.dropGivenUp(batch, lastErr)
@@ -248,7 +249,7 @@ func (c *committer) stage(ctx context.Context, batch []*call) {
 		}
 		timeout := cfg.heartbeat
 		if cfg.policy == Degrade {
-			timeout = min(timeout, cfg.degradeAfter-time.Since(first))
+			timeout = min(timeout, cfg.degradeAfter-clock.Now().Sub(first))
 		}
 		attemptCtx, cancel := context.WithTimeout(ctx, max(timeout, time.Millisecond))
 		_, err := c.send(attemptCtx, writesOfCalls(batch))
@@ -264,7 +265,7 @@ func (c *committer) stage(ctx context.Context, batch []*call) {
 		}
 		lastErr = fmt.Errorf("stage on %s: %w", p.store.Region(), err)
 		p.failed(lastErr)
-		if cfg.policy == Degrade && time.Since(first) >= cfg.degradeAfter {
+		if cfg.policy == Degrade && clock.Now().Sub(first) >= cfg.degradeAfter {
 			c.s.degrade(p, lastErr, batch)
 			c.skip(batch)
 			return
@@ -279,7 +280,7 @@ func (c *committer) stage(ctx context.Context, batch []*call) {
 			c.answer(batch, lastErr) // no retry will change the answer
 			return
 		}
-		if wait.Sleep(ctx, backoff(attempt+1, cfg.pollInterval, min(cfg.maxBackoff, cfg.heartbeat))) != nil {
+		if wait.Sleep(ctx, clock, backoff(attempt+1, cfg.pollInterval, min(cfg.maxBackoff, cfg.heartbeat))) != nil {
 			c.answer(batch, stoppedErr(lastErr))
 			return
 		}

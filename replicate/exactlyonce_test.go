@@ -88,10 +88,10 @@ func TestAsync_ExactlyOnceWhileKilled(t *testing.T) {
 		rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote},
 			replicate.BatchSize(50+rng.IntN(200)), replicate.PollInterval(time.Millisecond))
 		require.NoError(t, err)
-		time.Sleep(time.Duration(5+rng.IntN(40)) * time.Millisecond)
+		time.Sleep(time.Duration(5+rng.IntN(40)) * time.Millisecond) // let batches reach the real server: the kill lands anywhere in them
 		if rng.IntN(2) == 0 {
-			b.pg.Proxy.Reset() // connections die, some of them mid-commit
-			time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
+			b.pg.Proxy.Reset()                                         // connections die, some of them mid-commit
+			time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond) // the reconnects race the close, on the real network
 		}
 		require.NoError(t, rep.Close()) // cancels whatever was in flight
 		select {
@@ -136,7 +136,10 @@ func TestAsync_LeaseMakesOneShipper(t *testing.T) {
 	first, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote}, opts...)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return state(t, first) == xregion.LinkShipping }, 10*time.Second, 5*time.Millisecond)
-	second, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote}, opts...)
+	// The second process runs on a manual clock: it waits for the lease by
+	// the heartbeat, which the test moves on by hand.
+	clock := xregion.NewManualClock(time.Now())
+	second, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote}, append(opts, replicate.WithTimers(clock))...)
 	require.NoError(t, err)
 	defer second.Close()
 
@@ -147,12 +150,15 @@ func TestAsync_LeaseMakesOneShipper(t *testing.T) {
 			require.NoError(t, second.Write(t.Context(), w), "write %d", i)
 		}
 	})
-	time.Sleep(100 * time.Millisecond)
+	require.Eventually(t, func() bool { return clock.Pending() > 0 }, 10*time.Second, time.Millisecond,
+		"the second tried the lease and waits a heartbeat to try again")
 	require.Equal(t, xregion.LinkStandby, state(t, second), "the lease holder ships, the other waits")
 	require.NoError(t, first.Close())
+	clock.Advance(50 * time.Millisecond)
 	require.Eventually(t, func() bool { return state(t, second) == xregion.LinkShipping }, 10*time.Second, 5*time.Millisecond)
 	wg.Wait()
 	require.Eventually(t, func() bool {
+		clock.Advance(time.Millisecond) // its polls: a read an open transaction held back is read again
 		lags, err := second.Lag(t.Context())
 		return err == nil && lags[0].Pending == 0
 	}, 20*time.Second, 5*time.Millisecond)

@@ -68,6 +68,7 @@ func ExampleAsync_Lag() {
 	defer rep.Close()
 
 	rep.Write(ctx, xregion.Write{Table: "payments", Record: xregion.Record{Key: "pay-1", Value: []byte("x")}})
+	// Shipping runs in the replicator's goroutines: look until it is done.
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if lags, _ := rep.Lag(ctx); lags[0].Pending == 0 {
 			fmt.Printf("%s: pending %d, RPO %s, state %s\n", lags[0].Peer, lags[0].Pending, lags[0].RPO, lags[0].State)

@@ -96,15 +96,8 @@ func startGuard(ctx context.Context, wg *sync.WaitGroup, cfg config, lag func(co
 		return g
 	}
 	wg.Go(func() {
-		t := time.NewTicker(cfg.heartbeat)
-		defer t.Stop()
 		over := map[xregion.Region]bool{}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		for wait.Sleep(ctx, cfg.clock, cfg.heartbeat) == nil {
 			lags, err := lag(ctx)
 			if err != nil {
 				cfg.logger.Warn("replicate: measure lag", "err", err)
@@ -127,7 +120,7 @@ func (g *guard) check(lags []xregion.PeerLag, over map[xregion.Region]bool) {
 			if now {
 				kind = AlertOverTarget
 			}
-			g.cfg.onAlert(Alert{Kind: kind, Peer: l.Peer, RPO: l.RPO, Target: target, At: time.Now()})
+			g.cfg.onAlert(Alert{Kind: kind, Peer: l.Peer, RPO: l.RPO, Target: target, At: g.cfg.clock.Now()})
 			g.cfg.logger.Warn("replicate: "+kind.String(), "tier", g.cfg.tier.Name, "peer", l.Peer, "rpo", l.RPO, "target", target)
 			over[l.Peer] = now
 		}
@@ -148,7 +141,7 @@ func (g *guard) admit(ctx context.Context) error {
 		return e
 	}
 	if d := g.cfg.guardrail.Throttle; d > 0 {
-		return wait.Sleep(ctx, d)
+		return wait.Sleep(ctx, g.cfg.clock, d)
 	}
 	return nil
 }

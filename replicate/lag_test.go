@@ -15,15 +15,18 @@ import (
 
 // TestAsync_LagTellsTheTruth checks the three faces of honest lag: zero on an
 // idle healthy link, growing while the peer is dark and writes go on, and an
-// ageing last contact on an idle dead link.
+// ageing last contact on an idle dead link. The replicator's heartbeats run
+// on a manual clock, moved by hand; the RPO is the store's, on its own
+// clock, PostgreSQL's.
 func TestAsync_LagTellsTheTruth(t *testing.T) {
 	ns := pgNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
 	const beat = 100 * time.Millisecond
+	clock := xregion.NewManualClock(time.Now())
 	var mu sync.Mutex
 	var alerts []replicate.Alert
 	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote},
-		replicate.Heartbeat(beat), replicate.PollInterval(time.Millisecond),
+		replicate.WithTimers(clock), replicate.Heartbeat(beat), replicate.PollInterval(time.Millisecond),
 		replicate.ForTier(replicate.Tier{Name: "test", RPO: 200 * time.Millisecond, Strategy: replicate.StrategyAsync}),
 		replicate.OnAlert(func(al replicate.Alert) { mu.Lock(); alerts = append(alerts, al); mu.Unlock() }))
 	require.NoError(t, err)
@@ -33,24 +36,36 @@ func TestAsync_LagTellsTheTruth(t *testing.T) {
 		require.NoError(t, err)
 		return l[0]
 	}
+	// heartbeat moves the clock one heartbeat on, once the shipper and the
+	// guard wait on it.
+	heartbeat := func() {
+		require.Eventually(t, func() bool { return clock.Pending() >= 2 }, 10*time.Second, time.Millisecond)
+		clock.Advance(beat)
+	}
 
-	// Idle and healthy: nothing pending, RPO zero, the peer heard recently.
+	// Idle and healthy: nothing pending, RPO zero, and each heartbeat hears
+	// from the peer.
 	require.NoError(t, rep.Write(t.Context(), order("first", "v")))
 	require.Eventually(t, func() bool { return lag().Pending == 0 }, 10*time.Second, 5*time.Millisecond)
-	time.Sleep(3 * beat)
+	for range 3 {
+		heartbeat()
+		require.Eventually(t, func() bool { return lag().LastContact.Equal(clock.Now()) }, 10*time.Second, time.Millisecond,
+			"the heartbeat reaches the peer")
+	}
 	idle := lag()
 	require.Zero(t, idle.RPO)
-	require.Less(t, idle.SinceContact(time.Now()), 3*beat, "heartbeats keep an idle healthy link in contact")
+	require.Zero(t, idle.SinceContact(clock.Now()), "heartbeats keep an idle healthy link in contact")
 	require.Equal(t, xregion.LinkShipping, idle.State)
 
-	// The peer goes dark while writes go on: the RPO grows with them.
+	// The peer goes dark while writes go on: the RPO, on the store's clock,
+	// grows with them.
 	b.pg.Proxy.Blackhole()
 	defer b.pg.Proxy.Heal()
 	darkSince := time.Now()
 	var samples []xregion.PeerLag
 	for i := range 6 {
 		require.NoError(t, rep.Write(t.Context(), order(key(i), "v")))
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // real time passing at the store, whose clock stamps the changes
 		samples = append(samples, lag())
 	}
 	for i := 1; i < len(samples); i++ {
@@ -62,25 +77,35 @@ func TestAsync_LagTellsTheTruth(t *testing.T) {
 		"the first write after the link went dark is missing, and the RPO says so")
 	require.EqualValues(t, 6, last.Pending)
 
-	// Writes stop; the link stays dead: RPO keeps ageing (the writes are
-	// still missing), and so does the last contact.
-	time.Sleep(5 * beat)
+	// Writes stop; the link stays dead: the last contact ages with the
+	// heartbeats that go unanswered, and the guard, checking every
+	// heartbeat, alerts on the RPO over the tier's target.
+	contact := lag().LastContact
+	for range 5 {
+		clock.Advance(beat) // the shipper is stuck in a batch to the dark peer: only the guard waits
+	}
 	dead := lag()
-	require.Greater(t, dead.RPO, last.RPO)
-	require.Greater(t, dead.SinceContact(time.Now()), 4*beat, "an idle dead link shows as silent")
-
+	require.Greater(t, dead.RPO, last.RPO, "the writes are still missing")
+	require.Equal(t, contact, dead.LastContact, "a dead link is not heard from")
+	require.GreaterOrEqual(t, dead.SinceContact(clock.Now()), 5*beat, "an idle dead link shows as silent")
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(alerts) > 0
+	}, 10*time.Second, time.Millisecond, "crossing the tier's target alerts")
 	mu.Lock()
-	require.NotEmpty(t, alerts, "crossing the tier's target alerts")
 	require.Equal(t, replicate.AlertOverTarget, alerts[0].Kind)
+	require.False(t, alerts[0].At.After(clock.Now()), "alerts are stamped on the replicator's clock")
 	mu.Unlock()
 
-	// The metrics say the same.
+	// The metrics say the same, read on the same clock.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(replicate.NewLagCollector("test", rep))
+	reg.MustRegister(replicate.NewLagCollector("test", rep, replicate.WithTimers(clock)))
 	n, err := testutil.GatherAndCount(reg, "xregion_replication_rpo_seconds")
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Equal(t, 6.0, gathered(t, reg, "xregion_replication_pending_changes"))
+	require.GreaterOrEqual(t, gathered(t, reg, "xregion_replication_last_contact_seconds"), (5 * beat).Seconds())
 
 	// Healed: the peer catches up and the RPO falls back to zero.
 	b.pg.Proxy.Heal()

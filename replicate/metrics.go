@@ -52,16 +52,19 @@ func (m *Metrics) observeSync(d time.Duration, err error) {
 type LagCollector struct {
 	tier    string
 	r       xregion.Lagger
+	clock   xregion.Timers
 	timeout time.Duration
 	rpo, pending, pendingBytes, sinceContact,
 	shipped, conflicts, up *prometheus.Desc
 }
 
 // NewLagCollector returns a collector for r's lag; tier labels its series.
-func NewLagCollector(tier string, r xregion.Lagger) *LagCollector {
+// Of the options, only WithTimers applies: the clock LastContact is read
+// against, which should be r's.
+func NewLagCollector(tier string, r xregion.Lagger, opts ...Option) *LagCollector {
 	l := []string{"tier", "peer"}
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, l, nil) }
-	return &LagCollector{tier: tier, r: r, timeout: 5 * time.Second,
+	return &LagCollector{tier: tier, r: r, clock: newConfig(opts).clock, timeout: 5 * time.Second,
 		rpo:          d("xregion_replication_rpo_seconds", "Age of the oldest change committed here that the peer lacks; 0 when it lacks none."),
 		pending:      d("xregion_replication_pending_changes", "Changes the peer has not applied."),
 		pendingBytes: d("xregion_replication_pending_bytes", "Key and value bytes of the changes the peer has not applied."),
@@ -88,7 +91,7 @@ func (c *LagCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.rpo, errors.Join(errors.New("measure lag"), err))
 		return
 	}
-	now := time.Now()
+	now := c.clock.Now()
 	for _, l := range lags {
 		peer := string(l.Peer)
 		up := 1.0

@@ -3,6 +3,8 @@ package replicate
 import (
 	"log/slog"
 	"time"
+
+	"github.com/xregion/xregion"
 )
 
 // Defaults of the options below.
@@ -38,6 +40,7 @@ type config struct {
 	guardrail     Guardrail
 	metrics       *Metrics
 	localInFlight int
+	clock         xregion.Timers
 
 	// sync only
 	maxInFlight  int
@@ -61,6 +64,7 @@ func newConfig(opts []Option) config {
 		policy:        Strict,
 		degradeAfter:  DefaultDegradeAfter,
 		localInFlight: DefaultLocalInFlight,
+		clock:         xregion.SystemClock{},
 		maxInFlight:   DefaultMaxInFlight,
 		every:         DefaultSnapshotEvery,
 	}
@@ -99,6 +103,12 @@ func Heartbeat(d time.Duration) Option { return option(func(c *config) { c.heart
 // exponentially from PollInterval with full jitter. Default
 // DefaultMaxBackoff.
 func MaxBackoff(d time.Duration) Option { return option(func(c *config) { c.maxBackoff = d }) }
+
+// WithTimers sets the clock the replicator's scheduled work runs on: polls,
+// heartbeats, backoff, degrading a silent peer, the times it reports.
+// Deadlines of calls to the stores stay on the real clock. Tests pass an
+// xregion.ManualClock to move time by hand. Default xregion.SystemClock.
+func WithTimers(c xregion.Timers) Option { return option(func(cfg *config) { cfg.clock = c }) }
 
 // WithLogger sets the logger. Default: discard.
 func WithLogger(l *slog.Logger) Option { return option(func(c *config) { c.logger = l }) }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/internal/wait"
 )
 
 // syncPeer is a synchronous peer and what it lacks. Every write committed
@@ -74,7 +75,8 @@ func (s *Sync) degrade(p *syncPeer, err error, batch []*call) {
 		return
 	}
 	s.cfg.logger.Warn("replicate: peer degraded to asynchronous", "peer", p.store.Region(), "err", err)
-	s.cfg.onAlert(Alert{Kind: AlertDegraded, Peer: p.store.Region(), RPO: time.Since(since), Err: err, At: time.Now()})
+	now := s.cfg.clock.Now()
+	s.cfg.onAlert(Alert{Kind: AlertDegraded, Peer: p.store.Region(), RPO: now.Sub(since), Err: err, At: now})
 	s.stateChanged()
 }
 
@@ -82,14 +84,7 @@ func (s *Sync) degrade(p *syncPeer, err error, batch []*call) {
 // writes again, and once the changelog stream has applied everything
 // committed up to then, it lacks nothing.
 func (s *Sync) recover(ctx context.Context) {
-	t := time.NewTicker(min(s.cfg.heartbeat, 100*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	for wait.Sleep(ctx, s.cfg.clock, min(s.cfg.heartbeat, 100*time.Millisecond)) == nil {
 		for _, p := range s.peers {
 			s.recoverPeer(ctx, p)
 		}
@@ -144,7 +139,8 @@ func (s *Sync) recoverPeer(ctx context.Context, p *syncPeer) {
 	p.mu.since, p.mu.catchUpTo = time.Time{}, nil
 	p.mu.Unlock()
 	s.cfg.logger.Info("replicate: peer caught up, synchronous again", "peer", p.store.Region())
-	s.cfg.onAlert(Alert{Kind: AlertResynced, Peer: p.store.Region(), RPO: time.Since(since), At: time.Now()})
+	now := s.cfg.clock.Now()
+	s.cfg.onAlert(Alert{Kind: AlertResynced, Peer: p.store.Region(), RPO: now.Sub(since), At: now})
 }
 
 // Lag reports each peer's lag. For a synchronous peer the RPO is the age of
@@ -203,13 +199,14 @@ const rpoChecked = 1000
 // for one it lacks.
 func (s *Sync) syncRPO(ctx context.Context, p *syncPeer, wm xregion.Position) (time.Duration, error) {
 	from := s.local.Region()
-	asked := time.Now()
+	clock := s.cfg.clock
+	asked := clock.Now()
 	committed, err := s.local.Backlog(ctx, wm, from)
 	if err != nil || committed.Changes == 0 {
 		return 0, err
 	}
 	// now reads the store's clock, which stamped the changes' Time.
-	now := func() time.Time { return committed.Now.Add(time.Since(asked)) }
+	now := func() time.Time { return committed.Now.Add(clock.Now().Sub(asked)) }
 	cs, err := s.local.Changes(ctx, xregion.ChangeQuery{After: wm, Origin: from, Limit: rpoChecked})
 	if err != nil {
 		return 0, err

@@ -154,7 +154,7 @@ func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
 	if err := s.guard.admit(ctx); err != nil {
 		return err
 	}
-	start := time.Now()
+	start := s.cfg.clock.Now()
 	stamp(s.clock, s.local.Region(), ws)
 	if err := (xregion.Batch{Writes: ws}).Validate(); err != nil {
 		return fmt.Errorf("write: %w", err)
@@ -195,7 +195,7 @@ func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
 		s.withdraw(ctx, ws, sent, se)
 	}
 	s.async.Notify()
-	s.metrics.observeSync(time.Since(start), err)
+	s.metrics.observeSync(s.cfg.clock.Now().Sub(start), err)
 	return err
 }
 

@@ -95,6 +95,8 @@ func TestSync_StrictKeepsEveryAcknowledgedWrite(t *testing.T) {
 	res := writeFor(rep, 12, 300*time.Millisecond, stop)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 12 {
+		// The faults last real time: the writers' deadlines and the
+		// network round trips they cut are real.
 		time.Sleep(time.Duration(20+rng.IntN(150)) * time.Millisecond)
 		switch rng.IntN(3) {
 		case 0:
@@ -114,7 +116,7 @@ func TestSync_StrictKeepsEveryAcknowledgedWrite(t *testing.T) {
 	// is all it will ever get, so the changelog stream cannot make up for
 	// a write that was acknowledged without being staged.
 	b.pg.Proxy.Blackhole()
-	time.Sleep(800 * time.Millisecond)
+	time.Sleep(800 * time.Millisecond) // writes go on against the dark link, to their real deadlines
 	close(stop)
 	time.Sleep(500 * time.Millisecond) // the writers' last deadlines pass
 	require.NoError(t, rep.Close())
@@ -143,7 +145,7 @@ func TestSync_DegradeReportsTheRPOItLoses(t *testing.T) {
 
 	stop := make(chan struct{})
 	res := writeFor(rep, 8, 5*time.Second, stop)
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // writes reach the peer over the real network first
 	b.pg.Proxy.Blackhole()
 	require.Eventually(t, func() bool { return state(t, rep) == xregion.LinkDegraded }, 10*time.Second, 5*time.Millisecond)
 	time.Sleep(300 * time.Millisecond) // writes go on without the peer
@@ -157,7 +159,7 @@ func TestSync_DegradeReportsTheRPOItLoses(t *testing.T) {
 	lags, err := rep.Lag(t.Context())
 	require.NoError(t, err)
 	close(stop)
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // the writers' last round trips end
 
 	res.mu.Lock()
 	missing := presentOnPeer(t, b, res.start)
