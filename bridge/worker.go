@@ -338,15 +338,10 @@ func (w *worker) outOfRange(ctx context.Context, pos int64) (int64, bool) {
 func (w *worker) decode(rr kafka.RecordReader, pos int64, last []int64) *chunk {
 	c := &chunk{start: pos, next: pos}
 	var (
-		arena   = blocks[byte]{next: w.hint.bytes}
-		hdrs    = blocks[header]{next: w.hint.headers}
-		limit   = int(w.limit.Load())
-		open    = map[int]*outBatch{}
-		now     = w.r.cfg.clock.Now()
-		from    = w.r.from
-		to      = w.r.to
-		idKey   = w.r.cfg.idHeader
-		mapping = w.r.cfg.mapping
+		arena = blocks[byte]{next: w.hint.bytes}
+		hdrs  = blocks[header]{next: w.hint.headers}
+		out   = batcher{limit: int(w.limit.Load()), hint: w.hint.records, open: map[int]*outBatch{}}
+		now   = w.r.cfg.clock.Now()
 	)
 read:
 	for _, b := range batchesOf(rr) {
@@ -360,13 +355,8 @@ read:
 				c.next = max(c.next, m.Offset+1)
 				continue
 			}
-
-			var (
-				rec     record
-				keyOK   bool
-				valueOK bool
-			)
-			rec.offset, rec.ts = m.Offset, m.Time.UnixMilli()
+			rec := record{offset: m.Offset, ts: m.Time.UnixMilli()}
+			var keyOK, valueOK bool
 			rec.key, rec.nullKey, keyOK = readInto(&arena, m.Key)
 			rec.value, rec.nullVal, valueOK = readInto(&arena, m.Value)
 			if !keyOK || !valueOK {
@@ -375,88 +365,21 @@ read:
 			c.next = m.Offset + 1
 			w.pt.pm.observe(w.pt.pm.recordAge, float64(now.Sub(m.Time).Milliseconds()))
 
-			var hops, id, origin, userID []byte
-			// The source's headers, less the bridge's own, then 4 of ours.
-			hs := hdrs.alloc(len(m.Headers) + 4)[:0]
-			for _, h := range m.Headers {
-				if strings.HasPrefix(h.Key, headerPrefix) {
-					switch h.Key {
-					case HeaderHops:
-						hops = h.Value
-						continue
-					case HeaderID:
-						id = h.Value
-						continue
-					case HeaderOrigin:
-						origin = h.Value
-						continue
-					case HeaderSource:
-						continue
-					}
-				}
-				if idKey != "" && h.Key == idKey && userID == nil {
-					userID = h.Value
-				}
-				hs = append(hs, header{h.Key, h.Value})
-			}
-			if hops != nil && hopsContain(hops, to) {
+			hs, prov := splitHeaders(m.Headers, w.r.cfg.idHeader, hdrs.alloc(len(m.Headers) + 4)[:0])
+			if prov.hops != nil && hopsContain(prov.hops, w.r.to) {
 				c.echoes++
 				continue
 			}
-			rec.target = mapping.targetPartition(w.tp.partition, rec.key, rec.nullKey, w.nTarget)
+			rec.target = w.r.cfg.mapping.targetPartition(w.tp.partition, rec.key, rec.nullKey, w.nTarget)
 			if rec.offset <= last[rec.target] {
 				c.dups++
 				continue
 			}
-
-			var digits [20]byte
-			off := strconv.AppendInt(digits[:0], rec.offset, 10)
-			src := arena.alloc(len(w.prefix) + len(off))
-			copy(src[copy(src, w.prefix):], off)
-			if id == nil {
-				id = userID
-			}
-			if id == nil {
-				id = src
-			}
-			if origin == nil && hops != nil {
-				origin, _, _ = bytes.Cut(hops, []byte{','})
-			}
-			if origin == nil {
-				origin = w.hops[:len(from)]
-			}
-			if hops == nil {
-				hops = w.hops
-			} else {
-				via := ""
-				if !hopsEndWith(hops, from) {
-					via = "," + from
-				}
-				h := arena.alloc(len(hops) + len(via) + 1 + len(to))[:0]
-				hops = append(append(append(append(h, hops...), via...), ','), to...)
-			}
-			rec.headers = append(hs, header{HeaderID, id}, header{HeaderOrigin, origin}, header{HeaderHops, hops},
-				header{HeaderSource, src})
-
-			size := rec.maxSize()
-			b := open[rec.target]
-			if b != nil && b.est+size > limit {
-				c.batches = append(c.batches, b)
-				b = nil
-			}
-			if b == nil {
-				b = &outBatch{target: rec.target, recs: make([]record, 0, w.hint.records)}
-				open[rec.target] = b
-			}
-			b.recs = append(b.recs, rec)
-			b.est += size
+			rec.headers = w.withProvenance(hs, prov, rec.offset, &arena)
+			out.add(rec)
 		}
 	}
-	for _, t := range w.targets {
-		if b := open[t]; b != nil {
-			c.batches = append(c.batches, b)
-		}
-	}
+	c.batches = out.close(w.targets)
 	for _, b := range c.batches {
 		b.encode(w.r.cfg.compression)
 		w.hint.records = max(w.hint.records, len(b.recs))
@@ -467,6 +390,114 @@ read:
 	w.hint.bytes = min(max(arena.used, 4<<10), 8<<20)
 	w.hint.headers = min(max(hdrs.used, 64), 1<<16)
 	return c
+}
+
+// provenance is what a source message's headers say of where it has been:
+// the bridge's own headers, if an earlier bridge added them, and the
+// caller's id header (IDHeader), if any.
+type provenance struct {
+	hops, id, origin, userID []byte
+}
+
+// splitHeaders appends to dst the headers of a source message that the
+// bridge carries over, the source's own, and returns them with the
+// provenance the others held. The bridge's own are dropped: it writes them
+// afresh.
+func splitHeaders(hs []kafka.Header, idKey string, dst []header) ([]header, provenance) {
+	var p provenance
+	for _, h := range hs {
+		if strings.HasPrefix(h.Key, headerPrefix) {
+			switch h.Key {
+			case HeaderHops:
+				p.hops = h.Value
+				continue
+			case HeaderID:
+				p.id = h.Value
+				continue
+			case HeaderOrigin:
+				p.origin = h.Value
+				continue
+			case HeaderSource:
+				continue
+			}
+		}
+		if idKey != "" && h.Key == idKey && p.userID == nil {
+			p.userID = h.Value
+		}
+		dst = append(dst, header{h.Key, h.Value})
+	}
+	return dst, p
+}
+
+// withProvenance appends the bridge's four headers to hs, for the message
+// at source offset off: its id (the one it came with, else the caller's,
+// else its source position), its origin, the hops with this bridge's
+// clusters added, and its source position. hs has room for them.
+func (w *worker) withProvenance(hs []header, p provenance, off int64, arena *blocks[byte]) []header {
+	var digits [20]byte
+	n := strconv.AppendInt(digits[:0], off, 10)
+	src := arena.alloc(len(w.prefix) + len(n))
+	copy(src[copy(src, w.prefix):], n)
+	from, to := w.r.from, w.r.to
+	id := p.id
+	if id == nil {
+		id = p.userID
+	}
+	if id == nil {
+		id = src
+	}
+	origin := p.origin
+	if origin == nil && p.hops != nil {
+		origin, _, _ = bytes.Cut(p.hops, []byte{','})
+	}
+	if origin == nil {
+		origin = w.hops[:len(from)]
+	}
+	hops := w.hops
+	if p.hops != nil {
+		via := ""
+		if !hopsEndWith(p.hops, from) {
+			via = "," + from
+		}
+		h := arena.alloc(len(p.hops) + len(via) + 1 + len(to))[:0]
+		hops = append(append(append(append(h, p.hops...), via...), ','), to...)
+	}
+	return append(hs, header{HeaderID, id}, header{HeaderOrigin, origin}, header{HeaderHops, hops},
+		header{HeaderSource, src})
+}
+
+// batcher groups a chunk's records into produce batches: one open batch per
+// target partition, closed when the next record would take it past limit.
+type batcher struct {
+	limit int // bytes per batch
+	hint  int // records to make room for in a new batch
+	open  map[int]*outBatch
+	done  []*outBatch
+}
+
+func (b *batcher) add(rec record) {
+	size := rec.maxSize()
+	ob := b.open[rec.target]
+	if ob != nil && ob.est+size > b.limit {
+		b.done = append(b.done, ob)
+		ob = nil
+	}
+	if ob == nil {
+		ob = &outBatch{target: rec.target, recs: make([]record, 0, b.hint)}
+		b.open[rec.target] = ob
+	}
+	ob.recs = append(ob.recs, rec)
+	ob.est += size
+}
+
+// close returns the batches, the open ones last in the order of targets.
+func (b *batcher) close(targets []int) []*outBatch {
+	for _, t := range targets {
+		if ob := b.open[t]; ob != nil {
+			b.done = append(b.done, ob)
+		}
+	}
+	return b.done
 }
 
 // blocks hands out slices from large blocks, so that many small values cost
