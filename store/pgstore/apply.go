@@ -257,130 +257,36 @@ func (s *Store) lock(ctx context.Context, conn *pgxpool.Conn, from xregion.Regio
 }
 
 // write runs the second round trip: the resolved records, the changelog,
-// the ledger and the watermark, then COMMIT, pipelined. It returns the
-// ledger entries that were new, in the order of losses.
+// the ledger, the stage and the watermark, then COMMIT, pipelined. It
+// returns the ledger entries that were new, in the order of losses.
 func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, tables []string,
 	l locked, changes []tableWrite, losses []lostWrite) ([]xregion.LostUpdate, error) {
 	// COPY pays where the server time it saves exceeds the round trip it
 	// adds: for large batches on a near database, not across a long link.
-	copyPays := func(rows int) bool { return time.Duration(rows)*s.copySaving > l.roundTrip }
-	q := &pgx.Batch{}
-	added := map[lostID]lostAt{} // the ledger entries the INSERT added
-	var copies []copyIn
+	w := &pipeline{s: s, copyPays: func(rows int) bool { return time.Duration(rows)*s.copySaving > l.roundTrip }}
 	for _, t := range tables {
-		var updates, inserts recordArrays
-		for _, k := range sortedKeys(l.states[t]) {
-			st := l.states[t][k]
-			switch {
-			case !st.dirty:
-			case st.existed:
-				updates.add(st.rec)
-			default:
-				inserts.add(st.rec)
-			}
-		}
-		if updates.len() > 0 {
-			src, args := s.rows(1, recordArrayTypes, updates.args())
-			q.Queue(`UPDATE `+s.ident(t)+` AS cur SET value = u.value, wall = u.wall, logical = u.logical, origin = u.origin,
-				base_wall = u.base_wall, base_logical = u.base_logical, base_origin = u.base_origin, epoch = u.epoch, tombstone = u.tombstone
-				FROM `+src+` AS u(key, `+recordColumns+`)
-				WHERE cur.key = u.key`, args...)
-		}
-		// New keys go in with a plain INSERT (or COPY): if a concurrent
-		// batch created one of them after lock read it as absent, this
-		// fails with unique_violation and Apply runs again from the top.
-		switch {
-		case copyPays(inserts.len()):
-			copies = append(copies, copyIn{table: t, columns: dataColumns, data: inserts.copyData(nil)})
-		case inserts.len() > 0:
-			src, args := s.rows(1, recordArrayTypes, inserts.args())
-			q.Queue(`INSERT INTO `+s.ident(t)+` (key, `+recordColumns+`) SELECT * FROM `+src+` AS u`, args...)
-		}
+		w.records(t, l.states[t])
 	}
-	if len(changes) > 0 {
-		var recs recordArrays
-		idx := make([]int32, len(changes))
-		tbl := make([]string, len(changes))
-		for i, c := range changes {
-			idx[i], tbl[i] = int32(i), c.table
-			recs.add(c.rec)
-		}
-		if copyPays(len(changes)) {
-			copies = append(copies, copyIn{table: changelogTable, columns: changelogColumns,
-				data: recs.copyData(func(c *copyTuples, i int) { c.int4(idx[i]); c.text(tbl[i]) })})
-		} else {
-			src, args := s.rows(1, append([]string{"int4[]", "text[]"}, recordArrayTypes...), append([]any{idx, tbl}, recs.args()...))
-			q.Queue(`INSERT INTO `+s.ident(changelogTable)+` (idx, tbl, key, `+recordColumns+`) SELECT * FROM `+src+` AS u`, args...)
-		}
-	}
-	for _, c := range copies {
+	w.changelog(changes)
+	for _, c := range w.copies {
 		if _, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(c.data), c.sql(s)); err != nil {
 			return nil, fmt.Errorf("apply batch: copy into %s: %w", c.table, err)
 		}
 	}
-	if len(losses) > 0 {
-		var recs recordArrays
-		tbl := make([]string, len(losses))
-		var ww []int64
-		var wl []int32
-		var wo, why []string
-		for i, l := range losses {
-			tbl[i] = l.table
-			recs.add(l.lost)
-			why = append(why, l.reason.String())
-			ww = append(ww, l.winner.Time.WallTime)
-			wl = append(wl, l.winner.Time.Logical)
-			wo = append(wo, string(l.winner.Region))
-		}
-		// Ledger ids are handed out in commit order, so a reader paging by
-		// id never passes an entry that commits later: the lock is held
-		// from here to COMMIT, and only transactions that lost an update
-		// take it.
-		q.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('xregion ledger ' || $1, 0))`, s.schema)
-		src, args := s.rows(2, slices.Concat([]string{"text[]"}, recordArrayTypes, []string{"text[]", "int8[]", "int4[]", "text[]"}),
-			slices.Concat([]any{tbl}, recs.args(), []any{why, ww, wl, wo}))
-		q.Queue(`INSERT INTO `+s.ident(lostUpdateTable)+` (tbl, key, `+recordColumns+`, reason, winner_wall, winner_logical, winner_origin, region)
-				SELECT u.*, $1 FROM `+src+` AS u
-				ON CONFLICT (tbl, key, wall, logical, origin) DO NOTHING
-				RETURNING id, tbl, key, wall, logical, origin, at`,
-			append([]any{string(s.region)}, args...)...,
-		).Query(func(rows pgx.Rows) error {
-			var id lostID
-			var at lostAt
-			_, err := pgx.ForEachRow(rows, []any{&at.id, &id.table, &id.key, &id.version.Time.WallTime,
-				&id.version.Time.Logical, (*string)(&id.version.Region), &at.at}, func() error {
-				added[id] = at
-				return nil
-			})
-			return err
-		})
-	}
+	added := w.ledger(losses)
 	if l.staged {
-		// The batch resolves writes From may have staged here.
-		var staged recordArrays
-		tbl := make([]string, 0, len(b.Writes))
-		for _, w := range b.Writes {
-			tbl = append(tbl, w.Table)
-			staged.add(w.Record)
-		}
-		src, args := s.rows(2, []string{"text[]", "text[]", "int8[]", "int4[]", "text[]"},
-			[]any{tbl, staged.keys, staged.walls, staged.logicals, staged.origins})
-		q.Queue(`DELETE FROM `+s.ident(inboxTable)+` AS i
-			USING `+src+` AS u(tbl, key, wall, logical, origin)
-			WHERE i.key = u.key AND i.tbl = u.tbl AND i.from_region = $1
-			  AND i.wall = u.wall AND i.logical = u.logical AND i.origin = u.origin`,
-			append([]any{string(b.From)}, args...)...)
+		w.unstage(b)
 	}
 	if !b.Through.IsZero() {
 		p := fromPosition(b.Through)
-		q.Queue(`UPDATE `+s.ident(watermarkTable)+` SET tx = $2, idx = $3, updated_at = clock_timestamp() WHERE peer = $1`,
+		w.q.Queue(`UPDATE `+s.ident(watermarkTable)+` SET tx = $2, idx = $3, updated_at = clock_timestamp() WHERE peer = $1`,
 			string(b.From), p.tx, p.idx)
 	}
 	if s.beforeCommit == nil {
-		q.Queue("COMMIT")
+		w.q.Queue("COMMIT")
 	}
 
-	err := conn.SendBatch(ctx, q).Close()
+	err := conn.SendBatch(ctx, &w.q).Close()
 	if err == nil && s.beforeCommit != nil {
 		s.beforeCommit()
 		_, err = conn.Exec(ctx, "COMMIT")
@@ -398,6 +304,131 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 		}
 	}
 	return lost, nil
+}
+
+// pipeline gathers the statements of write's round trip: those queued in q,
+// and the COPYs sent ahead of them.
+type pipeline struct {
+	s        *Store
+	q        pgx.Batch
+	copies   []copyIn
+	copyPays func(rows int) bool
+}
+
+// records queues the writes of table t's changed keys: an UPDATE of those
+// that existed, an INSERT (or COPY) of the new ones.
+func (w *pipeline) records(t string, states map[string]*keyState) {
+	var updates, inserts recordArrays
+	for _, k := range sortedKeys(states) {
+		st := states[k]
+		switch {
+		case !st.dirty:
+		case st.existed:
+			updates.add(st.rec)
+		default:
+			inserts.add(st.rec)
+		}
+	}
+	if updates.len() > 0 {
+		src, args := w.s.rows(1, recordArrayTypes, updates.args())
+		w.q.Queue(`UPDATE `+w.s.ident(t)+` AS cur SET value = u.value, wall = u.wall, logical = u.logical, origin = u.origin,
+			base_wall = u.base_wall, base_logical = u.base_logical, base_origin = u.base_origin, epoch = u.epoch, tombstone = u.tombstone
+			FROM `+src+` AS u(key, `+recordColumns+`)
+			WHERE cur.key = u.key`, args...)
+	}
+	// New keys go in with a plain INSERT (or COPY): if a concurrent batch
+	// created one of them after lock read it as absent, this fails with
+	// unique_violation and Apply runs again from the top.
+	switch {
+	case w.copyPays(inserts.len()):
+		w.copies = append(w.copies, copyIn{table: t, columns: dataColumns, data: inserts.copyData(nil)})
+	case inserts.len() > 0:
+		src, args := w.s.rows(1, recordArrayTypes, inserts.args())
+		w.q.Queue(`INSERT INTO `+w.s.ident(t)+` (key, `+recordColumns+`) SELECT * FROM `+src+` AS u`, args...)
+	}
+}
+
+// changelog queues the changes, in order, for the changelog.
+func (w *pipeline) changelog(changes []tableWrite) {
+	if len(changes) == 0 {
+		return
+	}
+	var recs recordArrays
+	idx := make([]int32, len(changes))
+	tbl := make([]string, len(changes))
+	for i, c := range changes {
+		idx[i], tbl[i] = int32(i), c.table
+		recs.add(c.rec)
+	}
+	if w.copyPays(len(changes)) {
+		w.copies = append(w.copies, copyIn{table: changelogTable, columns: changelogColumns,
+			data: recs.copyData(func(c *copyTuples, i int) { c.int4(idx[i]); c.text(tbl[i]) })})
+		return
+	}
+	src, args := w.s.rows(1, append([]string{"int4[]", "text[]"}, recordArrayTypes...), append([]any{idx, tbl}, recs.args()...))
+	w.q.Queue(`INSERT INTO `+w.s.ident(changelogTable)+` (idx, tbl, key, `+recordColumns+`) SELECT * FROM `+src+` AS u`, args...)
+}
+
+// ledger queues the losses for the lost-update ledger; the map it returns
+// holds, once the round trip is done, the entries the ledger added.
+func (w *pipeline) ledger(losses []lostWrite) map[lostID]lostAt {
+	added := map[lostID]lostAt{}
+	if len(losses) == 0 {
+		return added
+	}
+	var recs recordArrays
+	tbl := make([]string, len(losses))
+	var ww []int64
+	var wl []int32
+	var wo, why []string
+	for i, l := range losses {
+		tbl[i] = l.table
+		recs.add(l.lost)
+		why = append(why, l.reason.String())
+		ww = append(ww, l.winner.Time.WallTime)
+		wl = append(wl, l.winner.Time.Logical)
+		wo = append(wo, string(l.winner.Region))
+	}
+	// Ledger ids are handed out in commit order, so a reader paging by id
+	// never passes an entry that commits later: the lock is held from here
+	// to COMMIT, and only transactions that lost an update take it.
+	w.q.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('xregion ledger ' || $1, 0))`, w.s.schema)
+	src, args := w.s.rows(2, slices.Concat([]string{"text[]"}, recordArrayTypes, []string{"text[]", "int8[]", "int4[]", "text[]"}),
+		slices.Concat([]any{tbl}, recs.args(), []any{why, ww, wl, wo}))
+	w.q.Queue(`INSERT INTO `+w.s.ident(lostUpdateTable)+` (tbl, key, `+recordColumns+`, reason, winner_wall, winner_logical, winner_origin, region)
+			SELECT u.*, $1 FROM `+src+` AS u
+			ON CONFLICT (tbl, key, wall, logical, origin) DO NOTHING
+			RETURNING id, tbl, key, wall, logical, origin, at`,
+		append([]any{string(w.s.region)}, args...)...,
+	).Query(func(rows pgx.Rows) error {
+		var id lostID
+		var at lostAt
+		_, err := pgx.ForEachRow(rows, []any{&at.id, &id.table, &id.key, &id.version.Time.WallTime,
+			&id.version.Time.Logical, (*string)(&id.version.Region), &at.at}, func() error {
+			added[id] = at
+			return nil
+		})
+		return err
+	})
+	return added
+}
+
+// unstage queues the removal of the copies of the batch's writes that its
+// region staged here: the batch resolves them.
+func (w *pipeline) unstage(b xregion.Batch) {
+	var staged recordArrays
+	tbl := make([]string, 0, len(b.Writes))
+	for _, wr := range b.Writes {
+		tbl = append(tbl, wr.Table)
+		staged.add(wr.Record)
+	}
+	src, args := w.s.rows(2, []string{"text[]", "text[]", "int8[]", "int4[]", "text[]"},
+		[]any{tbl, staged.keys, staged.walls, staged.logicals, staged.origins})
+	w.q.Queue(`DELETE FROM `+w.s.ident(inboxTable)+` AS i
+		USING `+src+` AS u(tbl, key, wall, logical, origin)
+		WHERE i.key = u.key AND i.tbl = u.tbl AND i.from_region = $1
+		  AND i.wall = u.wall AND i.logical = u.logical AND i.origin = u.origin`,
+		append([]any{string(b.From)}, args...)...)
 }
 
 // outcome wraps a failure of the write round trip with
