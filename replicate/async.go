@@ -22,7 +22,7 @@ type Async struct {
 	clock    *xregion.Clock
 	shippers []*shipper
 	commit   *committer // the local store's
-	guard    *guard
+	rpo      *rpoWatch
 	wake     chan struct{}
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -57,7 +57,7 @@ func newAsync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 	}
 	a.commit = localCommitter(ctx, &a.wg, cfg, local)
 	a.wg.Go(func() { a.fanOutWakes(ctx) })
-	a.guard = startGuard(ctx, &a.wg, cfg, a.Lag)
+	a.rpo = watchRPO(ctx, &a.wg, cfg, a.Lag)
 	return a
 }
 
@@ -103,7 +103,7 @@ func validate(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 // may delay or refuse the write while a peer's RPO is over its tier's
 // target.
 func (a *Async) Write(ctx context.Context, ws ...xregion.Write) error {
-	if err := a.guard.admit(ctx); err != nil {
+	if err := a.rpo.admit(ctx); err != nil {
 		return err
 	}
 	stamp(a.clock, a.local.Region(), ws)

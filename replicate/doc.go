@@ -66,7 +66,7 @@
 // Degrade waits DegradeAfter, then carries on without the peer, alerts, and
 // reports the RPO that is now non-zero; once the peer answers again it is
 // sent writes again, and once the stream has applied everything committed
-// until then, it is synchronous again (AlertResynced).
+// until then, it is synchronous again (AlertRecovered).
 //
 // A write that failed may still have committed somewhere: the local commit
 // and the staging run concurrently, and a timeout after sending says nothing

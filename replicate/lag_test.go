@@ -37,7 +37,7 @@ func TestAsync_LagTellsTheTruth(t *testing.T) {
 		return l[0]
 	}
 	// heartbeat moves the clock one heartbeat on, once the shipper and the
-	// guard wait on it.
+	// RPO watch wait on it.
 	heartbeat := func() {
 		require.Eventually(t, func() bool { return clock.Pending() >= 2 }, 10*time.Second, time.Millisecond)
 		clock.Advance(beat)
@@ -78,11 +78,11 @@ func TestAsync_LagTellsTheTruth(t *testing.T) {
 	require.EqualValues(t, 6, last.Pending)
 
 	// Writes stop; the link stays dead: the last contact ages with the
-	// heartbeats that go unanswered, and the guard, checking every
+	// heartbeats that go unanswered, and the RPO watch, checking every
 	// heartbeat, alerts on the RPO over the tier's target.
 	contact := lag().LastContact
 	for range 5 {
-		clock.Advance(beat) // the shipper is stuck in a batch to the dark peer: only the guard waits
+		clock.Advance(beat) // the shipper is stuck in a batch to the dark peer: only the RPO watch waits
 	}
 	dead := lag()
 	require.Greater(t, dead.RPO, last.RPO, "the writes are still missing")

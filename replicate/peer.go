@@ -140,7 +140,7 @@ func (s *Sync) recoverPeer(ctx context.Context, p *syncPeer) {
 	p.mu.Unlock()
 	s.cfg.logger.Info("replicate: peer caught up, synchronous again", "peer", p.store.Region())
 	now := s.cfg.clock.Now()
-	s.cfg.onAlert(Alert{Kind: AlertResynced, Peer: p.store.Region(), RPO: now.Sub(since), At: now})
+	s.cfg.onAlert(Alert{Kind: AlertRecovered, Peer: p.store.Region(), RPO: now.Sub(since), At: now})
 }
 
 // Lag reports each peer's lag. For a synchronous peer the RPO is the age of

@@ -77,7 +77,7 @@ type Sync struct {
 	clock   *xregion.Clock
 	async   *Async // ships the changelog, and group-commits the local writes
 	peers   []*syncPeer
-	guard   *guard
+	rpo     *rpoWatch
 	metrics *Metrics
 	flying  struct {
 		sync.Mutex
@@ -137,7 +137,7 @@ func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, o
 		s.peers = append(s.peers, sp)
 	}
 	s.wg.Go(func() { s.recover(ctx) })
-	s.guard = startGuard(ctx, &s.wg, cfg, s.Lag)
+	s.rpo = watchRPO(ctx, &s.wg, cfg, s.Lag)
 	return s, nil
 }
 
@@ -151,7 +151,7 @@ func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, o
 // acknowledged by the others (or by the local store alone); a guardrail
 // then delays or refuses writes while the RPO is over the tier's target.
 func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
-	if err := s.guard.admit(ctx); err != nil {
+	if err := s.rpo.admit(ctx); err != nil {
 		return err
 	}
 	start := s.cfg.clock.Now()

@@ -174,8 +174,8 @@ func TestSync_DegradeReportsTheRPOItLoses(t *testing.T) {
 		l, err := rep.Lag(t.Context())
 		return err == nil && l[0].State == xregion.LinkSync && l[0].RPO == 0
 	}, 20*time.Second, 10*time.Millisecond)
-	_, resynced := alerts.Load(replicate.AlertResynced)
-	require.True(t, resynced)
+	_, recovered := alerts.Load(replicate.AlertRecovered)
+	require.True(t, recovered)
 
 	// The missing writes' commit times, read now: while b was dark, the
 	// transaction it held open on the server held every changelog back.

@@ -23,8 +23,8 @@ const (
 	// AlertDegraded: a synchronous peer stopped answering and the
 	// replicator carries on without it (Degrade policy): RPO is no longer 0.
 	AlertDegraded
-	// AlertResynced: a degraded peer caught up and is synchronous again.
-	AlertResynced
+	// AlertRecovered: a degraded peer caught up and is synchronous again.
+	AlertRecovered
 )
 
 func (k AlertKind) String() string {
@@ -35,7 +35,7 @@ func (k AlertKind) String() string {
 		return "rpo back on target"
 	case AlertDegraded:
 		return "degraded to asynchronous"
-	case AlertResynced:
+	case AlertRecovered:
 		return "synchronous again"
 	}
 	return fmt.Sprintf("AlertKind(%d)", int(k))
@@ -82,16 +82,18 @@ func (e *RPOError) Error() string {
 // Unwrap returns ErrRPOExceeded.
 func (e *RPOError) Unwrap() error { return ErrRPOExceeded }
 
-// guard watches the lag against the tier's target, raises alerts when a
+// rpoWatch watches the lag against the tier's target, raises alerts when a
 // peer crosses it, and applies the guardrail to writes meanwhile.
-type guard struct {
+type rpoWatch struct {
 	cfg  config
 	over atomic.Pointer[RPOError] // the worst peer over target, or nil
 }
 
-// startGuard starts watching lag every heartbeat, if a tier is set.
-func startGuard(ctx context.Context, wg *sync.WaitGroup, cfg config, lag func(context.Context) ([]xregion.PeerLag, error)) *guard {
-	g := &guard{cfg: cfg}
+// watchRPO starts watching lag every heartbeat, if a tier is set: the
+// guardrail of WithGuardrail, not to be confused with partition.Guard, which
+// fences writes of a stale home region.
+func watchRPO(ctx context.Context, wg *sync.WaitGroup, cfg config, lag func(context.Context) ([]xregion.PeerLag, error)) *rpoWatch {
+	g := &rpoWatch{cfg: cfg}
 	if cfg.tier == nil {
 		return g
 	}
@@ -110,7 +112,7 @@ func startGuard(ctx context.Context, wg *sync.WaitGroup, cfg config, lag func(co
 }
 
 // check compares each peer's RPO with the target, alerting on crossings.
-func (g *guard) check(lags []xregion.PeerLag, over map[xregion.Region]bool) {
+func (g *rpoWatch) check(lags []xregion.PeerLag, over map[xregion.Region]bool) {
 	target := g.cfg.tier.RPO
 	var worst *RPOError
 	for _, l := range lags {
@@ -132,7 +134,7 @@ func (g *guard) check(lags []xregion.PeerLag, over map[xregion.Region]bool) {
 }
 
 // admit applies the guardrail to a new write.
-func (g *guard) admit(ctx context.Context) error {
+func (g *rpoWatch) admit(ctx context.Context) error {
 	e := g.over.Load()
 	if e == nil {
 		return nil
