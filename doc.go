@@ -21,6 +21,47 @@
 //     (package lww), a CRDT merge (package crdt) or a single home region
 //     (package partition).
 //
+// # Choosing a strategy
+//
+// Each table settles two regions writing the same entity in one of three
+// ways, one per package. Choose per table, from what a lost or reordered
+// write would cost.
+//
+//   - Last-write-wins (package lww) lets every region write every key at
+//     any time, with no cross-region round trip and no waiting for a
+//     failover; when two regions edit a key concurrently, the higher
+//     version wins and the other edit goes to the lost-update ledger.
+//     Choose it for state a writer replaces whole, where losing a
+//     concurrent edit now and then, and finding it in the ledger, is
+//     acceptable: profiles, addresses, settings. Cheapest in every way: one
+//     value, one version.
+//   - A CRDT (package crdt) merges concurrent updates so that none is lost:
+//     every increment of a counter, every add to a set. Choose it when
+//     updates commute and all must count: counters, amounts spent, tags,
+//     memberships, entities made of such fields. The price: the value must
+//     be one of its types, its metadata grows with the number of regions,
+//     and an invariant that needs to know everything ("at most one",
+//     "unique", "never below zero" beyond what a bounded counter's split
+//     rights give) cannot be kept by merging alone.
+//   - Single writer (package partition) lets exactly one region write each
+//     entity at a time, so its updates are never concurrent, never lost and
+//     never reordered, and a read-modify-write in its home sees every
+//     earlier write. Choose it for money, inventory, orders: anything with
+//     invariants two regions deciding independently could break (double
+//     spending, overselling, a username taken twice). The price: a write
+//     made away from home costs a round trip to it; when the home fails,
+//     its entities wait for a failover, which needs people; and what the
+//     old home wrote but had not shipped is quarantined, not merged.
+//
+// Package crdt's Example_lastWriteWins, Example_crdt and Example_singleWriter
+// show the three on one situation each.
+//
+// How a table's writes reach the other regions is chosen apart, by tier
+// (package replicate): synchronously for RPO 0 (Sync: a write is
+// acknowledged once the peers hold it), asynchronously for an RPO of
+// seconds (Async: a changelog shipper per peer), by periodic snapshot for
+// an RPO of an interval (Snapshot), or by backups alone.
+//
 // Implementations live in subpackages: store/memstore (in memory, the
 // embedded default) and store/pgstore (PostgreSQL); regiontest builds regions
 // on real databases behind fault-injecting proxies for tests.

@@ -34,31 +34,10 @@
 //
 // # Choosing a strategy
 //
-// A table settles concurrent writes in one of three ways. Choose per
-// table, from what a lost or reordered write would cost.
-//
-// Last-write-wins (package lww) keeps the write with the highest version
-// and records the one that lost in the lost-update ledger. It suits a
-// record that writers replace whole, where two regions rarely edit the
-// same record at once and an occasional lost edit can be looked at later:
-// customer profiles, settings, documents. Cheapest in every way: one value,
-// one version. See Example_lastWriteWins.
-//
-// A CRDT (this package) loses nothing by construction: concurrent writes
-// are merged, not chosen between. It suits data whose meaning is an
-// accumulation: counts, amounts spent, sets of things, entities made of
-// such fields. The price: the value must be one of these types, its
-// metadata grows with the number of regions, and an invariant that needs
-// to know everything ("at most one", "never below zero" beyond what
-// escrow gives, "unique") cannot be kept by merging alone. See Example_crdt.
-//
-// A single writer (package partition) homes each key in one region, which
-// alone writes it; other regions forward their writes there, and a fencing
-// epoch rejects a stale home after failover. It suits what must never be
-// merged or lost: a ledger of payments, the last seat on a flight, a
-// username. The price: a cross-region round trip for writes made away from
-// home, and writes to a failed region's keys wait for failover. See
-// Example_singleWriter for the case CRDTs cannot serve.
+// A CRDT against last-write-wins and a single writer: see the xregion
+// package documentation, "Choosing a strategy"; Example_lastWriteWins,
+// Example_crdt and Example_singleWriter show the three on one situation
+// each.
 //
 // Which CRDT:
 //

@@ -156,12 +156,6 @@
 //
 // # Choosing a strategy
 //
-// Last-write-wins suits state that a writer replaces whole (a profile, an
-// address, a configuration) where, now and then, a concurrent edit can be
-// lost and looked at later in the ledger. Use a CRDT (package crdt) when
-// concurrent updates must all count: counters, sets, balances that are only
-// added to. Use a single writer per key (package partition) when no update
-// may ever be lost or reordered (money, inventory): one home region writes
-// each key, at the cost of a cross-region round trip for writes made
-// elsewhere and of waiting out a failover.
+// Last-write-wins against a CRDT and a single writer: see the xregion
+// package documentation, "Choosing a strategy".
 package lww

@@ -26,37 +26,9 @@
 //
 // # Choosing a strategy
 //
-// Three ways to settle two regions writing the same entity, one per
-// package:
-//
-//   - Last-write-wins (package lww) lets every region write every key at
-//     any time, with no cross-region round trip and no waiting for a
-//     failover; when two regions edit a key concurrently, the later version
-//     wins and the other edit goes to the lost-update ledger. Choose it for
-//     state a writer replaces whole, where losing a concurrent edit now and
-//     then, and finding it in the ledger, is acceptable: profiles,
-//     addresses, settings.
-//   - A CRDT (package crdt) merges concurrent updates so that none is lost:
-//     every increment of a counter, every add to a set. Choose it when
-//     updates commute and all must count: counters, tallies, tags, sets of
-//     memberships. It cannot express "at most once" or an invariant across
-//     updates beyond what its type offers (a bounded counter keeps a total
-//     from going below zero, but only by splitting the rights to decrement
-//     between regions).
-//   - Single writer (this package) lets exactly one region write each
-//     entity at a time, so updates are never concurrent, never lost and
-//     never reordered, and a read-modify-write in the home sees every
-//     earlier write. Choose it for money, inventory, orders: anything with
-//     invariants that two regions deciding independently could break
-//     (double spending, overselling). The price: a write made in another
-//     region costs a round trip to the home; when the home fails, its
-//     entities cannot be written until a failover, which needs people; and
-//     what the old home wrote but had not shipped is quarantined, not
-//     merged.
-//
-// Package crdt's Example_lastWriteWins, Example_crdt and Example_singleWriter
-// show the three on one situation each; this package's Example shows a
-// single-writer table through a failover.
+// A single writer against last-write-wins and a CRDT: see the xregion
+// package documentation, "Choosing a strategy". This package's Example
+// shows a single-writer table through a failover.
 //
 // A table uses one strategy. A single-writer table's Guard wraps another
 // Resolver (normally lww), which settles the writes the home makes
