@@ -92,3 +92,27 @@ func allChanges(t testing.TB, st xregion.Store, origin xregion.Region) []xregion
 }
 
 func key(i int) string { return fmt.Sprintf("order-%06d", i) }
+
+// peerStore passes a peer's Store and its Stager on: a fault injector
+// embeds it and overrides what it breaks.
+type peerStore struct{ xregion.Store }
+
+func (p peerStore) Stage(ctx context.Context, from xregion.Region, ws []xregion.Write) error {
+	return p.Store.(xregion.Stager).Stage(ctx, from, ws)
+}
+
+func (p peerStore) Withdraw(ctx context.Context, from xregion.Region, ws []xregion.Write) error {
+	return p.Store.(xregion.Stager).Withdraw(ctx, from, ws)
+}
+
+func (p peerStore) Holding(ctx context.Context, from xregion.Region, ws []xregion.Write) ([]bool, error) {
+	return p.Store.(xregion.Stager).Holding(ctx, from, ws)
+}
+
+func (p peerStore) ApplyStaged(ctx context.Context) (xregion.Result, error) {
+	return p.Store.(xregion.Stager).ApplyStaged(ctx)
+}
+
+func (p peerStore) Staged(ctx context.Context) (int64, error) {
+	return p.Store.(xregion.Stager).Staged(ctx)
+}

@@ -19,7 +19,7 @@ import (
 // records the largest batch it was sent. With gate set, the first Stage
 // closes entered and waits until the gate closes.
 type sizeLimited struct {
-	xregion.Store
+	peerStore
 	limit   int
 	gate    chan struct{}
 	entered chan struct{}
@@ -46,7 +46,7 @@ func (s *sizeLimited) Apply(ctx context.Context, b xregion.Batch) (xregion.Resul
 	if err := s.check(b.Writes); err != nil {
 		return xregion.Result{}, err
 	}
-	return s.Store.Apply(ctx, b)
+	return s.peerStore.Apply(ctx, b)
 }
 
 func (s *sizeLimited) Stage(ctx context.Context, from xregion.Region, ws []xregion.Write) error {
@@ -59,23 +59,7 @@ func (s *sizeLimited) Stage(ctx context.Context, from xregion.Region, ws []xregi
 	if err := s.check(ws); err != nil {
 		return err
 	}
-	return s.Store.(xregion.Stager).Stage(ctx, from, ws)
-}
-
-func (s *sizeLimited) Withdraw(ctx context.Context, from xregion.Region, ws []xregion.Write) error {
-	return s.Store.(xregion.Stager).Withdraw(ctx, from, ws)
-}
-
-func (s *sizeLimited) Holding(ctx context.Context, from xregion.Region, ws []xregion.Write) ([]bool, error) {
-	return s.Store.(xregion.Stager).Holding(ctx, from, ws)
-}
-
-func (s *sizeLimited) ApplyStaged(ctx context.Context) (xregion.Result, error) {
-	return s.Store.(xregion.Stager).ApplyStaged(ctx)
-}
-
-func (s *sizeLimited) Staged(ctx context.Context) (int64, error) {
-	return s.Store.(xregion.Stager).Staged(ctx)
+	return s.peerStore.Stage(ctx, from, ws)
 }
 
 func (s *sizeLimited) largest() int {
@@ -89,7 +73,7 @@ func (s *sizeLimited) largest() int {
 func TestAsync_SplitsABatchRefusedForSize(t *testing.T) {
 	ns := memNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
-	peer := &sizeLimited{Store: b.store, limit: 1 << 20}
+	peer := &sizeLimited{peerStore: peerStore{b.store}, limit: 1 << 20}
 	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{peer}, replicate.MaxBackoff(50*time.Millisecond))
 	require.NoError(t, err)
 	defer rep.Close()
@@ -107,7 +91,7 @@ func TestAsync_SplitsABatchRefusedForSize(t *testing.T) {
 func TestAsync_MaxBatchBytes(t *testing.T) {
 	ns := memNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
-	peer := &sizeLimited{Store: b.store, limit: 1 << 30}
+	peer := &sizeLimited{peerStore: peerStore{b.store}, limit: 1 << 30}
 	const bound = 300 << 10
 	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{peer}, replicate.MaxBatchBytes(bound))
 	require.NoError(t, err)
@@ -142,7 +126,7 @@ func eventuallyAll(t *testing.T, st xregion.Store, n int, v string) {
 func TestSync_SplitsABatchRefusedForSize(t *testing.T) {
 	ns := memNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
-	peer := &sizeLimited{Store: b.store, limit: 250 << 10, gate: make(chan struct{}), entered: make(chan struct{})}
+	peer := &sizeLimited{peerStore: peerStore{b.store}, limit: 250 << 10, gate: make(chan struct{}), entered: make(chan struct{})}
 	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{peer}, replicate.MaxInFlight(1))
 	require.NoError(t, err)
 	defer rep.Close()

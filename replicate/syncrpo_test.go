@@ -13,31 +13,11 @@ import (
 
 // stalled is a peer whose changelog stream is stuck (its Apply waits until
 // the caller gives up) while staging works: what it holds is staged only.
-type stalled struct{ xregion.Store }
+type stalled struct{ peerStore }
 
 func (s stalled) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, error) {
 	<-ctx.Done()
 	return xregion.Result{}, ctx.Err()
-}
-
-func (s stalled) Stage(ctx context.Context, from xregion.Region, ws []xregion.Write) error {
-	return s.Store.(xregion.Stager).Stage(ctx, from, ws)
-}
-
-func (s stalled) Withdraw(ctx context.Context, from xregion.Region, ws []xregion.Write) error {
-	return s.Store.(xregion.Stager).Withdraw(ctx, from, ws)
-}
-
-func (s stalled) Holding(ctx context.Context, from xregion.Region, ws []xregion.Write) ([]bool, error) {
-	return s.Store.(xregion.Stager).Holding(ctx, from, ws)
-}
-
-func (s stalled) ApplyStaged(ctx context.Context) (xregion.Result, error) {
-	return s.Store.(xregion.Stager).ApplyStaged(ctx)
-}
-
-func (s stalled) Staged(ctx context.Context) (int64, error) {
-	return s.Store.(xregion.Stager).Staged(ctx)
 }
 
 // The RPO of a synchronous peer comes from the stores: a write the peer
@@ -47,7 +27,7 @@ func (s stalled) Staged(ctx context.Context) (int64, error) {
 func TestSync_LagFromTheStores(t *testing.T) {
 	ns := memNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
-	peer := stalled{b.store}
+	peer := stalled{peerStore{b.store}}
 	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{peer})
 	require.NoError(t, err)
 	defer rep.Close()
