@@ -86,7 +86,7 @@ func New(from, to []string, group string, topics []string, opts ...Option) (*Bri
 		return nil, err
 	}
 	if seen[cfg.deadLetter] {
-		return nil, invalid("option DeadLetter", "%q is also a topic to bridge", cfg.deadLetter)
+		return nil, invalid("option WithDeadLetter", "%q is also a topic to bridge", cfg.deadLetter)
 	}
 	b := &Bridge{
 		from:   append([]string(nil), from...),
@@ -300,7 +300,7 @@ func (r *run) clusterName(ctx context.Context, c *kafka.Client, what string) (st
 			return err
 		}
 		if err := checkClusterName(md.ClusterID); err != nil {
-			return permanentErr{invalid(what+" cluster id", "%v; name the clusters with the Names option", err)}
+			return permanentErr{invalid(what+" cluster id", "%v; name the clusters with the WithNames option", err)}
 		}
 		name = md.ClusterID
 		return nil

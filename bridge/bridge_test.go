@@ -94,11 +94,11 @@ func TestBridge_SharedGroup(t *testing.T) {
 	wg := produceAll(t, ctx, newProducer(t, a.KafkaBrokers(), "orders", "m"), []int32{0, 1, 2, 3}, 10*time.Millisecond)
 
 	// Compressed batches, read back below by another client.
-	b1, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"}, fast(t, bridge.Compression(kafka.Lz4))...)
+	b1, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"}, fast(t, bridge.WithCompression(kafka.Lz4))...)
 	require.NoError(t, err)
 	stop1 := running(t, b1)
 	require.Eventually(t, func() bool { return len(b1.Lag().Partitions) == parts }, 30*time.Second, 10*time.Millisecond)
-	b2, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"}, fast(t, bridge.Compression(kafka.Zstd))...)
+	b2, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"}, fast(t, bridge.WithCompression(kafka.Zstd))...)
 	require.NoError(t, err)
 	stop2 := running(t, b2)
 	require.Eventually(t, func() bool {

@@ -82,8 +82,8 @@ func startInstance(t *testing.T, a, b *regiontest.Region, plan crashPlan, hard b
 		},
 	}
 	br, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"},
-		fast(t, bridge.WithDial(in.net.dial), bridge.WithHooks(hooks), bridge.MaxBatchBytes(16<<10),
-			bridge.FetchMaxBytes(32<<10))...)
+		fast(t, bridge.WithDial(in.net.dial), bridge.WithHooks(hooks), bridge.WithMaxBatchBytes(16<<10),
+			bridge.WithFetchMaxBytes(32<<10))...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel

@@ -6,7 +6,7 @@
 // through segmentio/kafka-go.
 //
 //	b, err := bridge.New(eastBrokers, westBrokers, "orders-to-west", []string{"orders", "payments"},
-//		bridge.WithMetrics(metrics), bridge.DeadLetter("bridge.dead-letter"))
+//		bridge.WithMetrics(metrics), bridge.WithDeadLetter("bridge.dead-letter"))
 //	if err != nil {
 //		return err
 //	}
@@ -20,7 +20,7 @@
 // processes share the partitions and take over each other's. For each
 // partition it holds, one worker copies the messages strictly in order,
 // and the partitions go in parallel. The worker's fetcher reads the source
-// and encodes what it read into produce batches (at most MaxBatchBytes, one
+// and encodes what it read into produce batches (at most WithMaxBatchBytes, one
 // target partition each) while its publisher sends the previous batch, so
 // the target never waits for a fetch; the publisher sends one batch at a
 // time, with acknowledgement from all in-sync replicas, because a second
@@ -89,17 +89,17 @@
 // bridges A→B and B→A on the same topic names copy each region's own
 // messages to the other, and the copies stop there. Confluent Replicator
 // works this way; MirrorMaker 2 renames the topics instead (A.orders).
-// Clusters are named by their Kafka cluster ids, or by Names.
+// Clusters are named by their Kafka cluster ids, or by WithNames.
 //
 // # Failures
 //
-// A failed request is retried with exponential backoff (Backoff). A
-// partition that keeps failing for PauseAfter is reported paused, in Lag,
+// A failed request is retried with exponential backoff (WithBackoff). A
+// partition that keeps failing for WithPauseAfter is reported paused, in Lag,
 // in the metrics and in the log at Error, while it keeps retrying every
 // maximum backoff; the other partitions carry on, and it resumes by itself.
 // A message the target refuses for good (too large, invalid) is never
 // skipped silently: a batch holding it is split until it is alone, then it
-// goes to the DeadLetter topic with HeaderReason, or, without one, its
+// goes to the dead-letter topic (WithDeadLetter) with HeaderReason, or, without one, its
 // partition stops there (Stopped, with a *RefusedError) until the bridge
 // restarts. Messages the source deleted before they were bridged
 // (retention) are counted as skipped and logged at Error.
@@ -124,7 +124,7 @@
 // Lag reports, for the partitions a process holds, what a loss of the
 // source region would cost now: the age of the oldest message not yet in
 // the target (the live RPO of messaging, next to the databases'), the
-// messages pending and when the target last answered. Every LagInterval
+// messages pending and when the target last answered. Every WithLagInterval
 // the bridge measures each partition against the source, idle ones too, and
 // asks the target for an answer, so a stalled bridge or a dead link shows.
 // ReplicationLag gives the same as an xregion.PeerLag, with the link states
@@ -146,8 +146,8 @@
 // offset translation. The dead-letter topic lives in the target cluster, so
 // the bridge never writes to the source, which it only reads and commits a
 // group's offsets in. A partition with nothing committed and nothing bridged
-// starts at its first offset (StartOffset). Batches go uncompressed unless
-// Compression says otherwise; TLS and SASL secure each cluster's
+// starts at its first offset (WithStartOffset). Batches go uncompressed unless
+// WithCompression says otherwise; TLS and SASL secure each cluster's
 // connections.
 //
 // Where the bridge stands against a raw kafka-go consume→produce pipe is
@@ -180,15 +180,15 @@
 //
 // HAZARD: names. The provenance and the hop list name clusters; every bridge
 // must name a cluster the same way, and a cluster whose id changes (rebuilt
-// from scratch) is a new cluster to the bridge unless Names keeps it.
+// from scratch) is a new cluster to the bridge unless WithNames keeps it.
 //
 // HAZARD: dead letters are at least once. A crash between a dead-letter
 // write and the next commit writes the message to the dead-letter topic
 // again on restart.
 //
 // HAZARD: memory. Each partition a process holds keeps up to three fetches
-// (FetchMaxBytes each) in decoded and encoded form, about 10 MiB at the
-// default; lower FetchMaxBytes for processes that hold hundreds of
+// (WithFetchMaxBytes each) in decoded and encoded form, about 10 MiB at the
+// default; lower WithFetchMaxBytes for processes that hold hundreds of
 // partitions.
 //
 // HAZARD: active-active translation. In a pair of bridges, the target

@@ -55,8 +55,8 @@ func (e *PartitionMismatchError) Error() string {
 func (e *PartitionMismatchError) Unwrap() error { return ErrPartitionMismatch }
 
 // RefusedError reports a message the target refused for good. With a
-// DeadLetter topic the message went there; without one its partition
-// stopped at it. It wraps ErrRefused and the Kafka error.
+// dead-letter topic (WithDeadLetter) the message went there; without one
+// its partition stopped at it. It wraps ErrRefused and the Kafka error.
 type RefusedError struct {
 	Topic     string
 	Partition int

@@ -104,7 +104,7 @@ func ExampleBridge_FailoverGroup() {
 
 	// The bridge copies the topic to us-west.
 	b, err := bridge.New(east.ListenAddrs(), west.ListenAddrs(), "orders-to-west", []string{"orders"},
-		bridge.LagInterval(20*time.Millisecond))
+		bridge.WithLagInterval(20*time.Millisecond))
 	if err != nil {
 		log.Fatal(err)
 	}

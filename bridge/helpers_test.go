@@ -54,12 +54,12 @@ func (w tWriter) Write(b []byte) (int, error) {
 func fast(t *testing.T, opts ...bridge.Option) []bridge.Option {
 	return append([]bridge.Option{
 		bridge.WithLogger(logTo(t)),
-		bridge.SessionTimeout(time.Second),
-		bridge.RequestTimeout(2 * time.Second),
-		bridge.Backoff(20*time.Millisecond, 300*time.Millisecond),
-		bridge.LagInterval(100 * time.Millisecond),
-		bridge.FetchMaxWait(50 * time.Millisecond),
-		bridge.PauseAfter(time.Second),
+		bridge.WithSessionTimeout(time.Second),
+		bridge.WithRequestTimeout(2 * time.Second),
+		bridge.WithBackoff(20*time.Millisecond, 300*time.Millisecond),
+		bridge.WithLagInterval(100 * time.Millisecond),
+		bridge.WithFetchMaxWait(50 * time.Millisecond),
+		bridge.WithPauseAfter(time.Second),
 		bridge.WithSettle(20 * time.Millisecond),
 	}, opts...)
 }

@@ -45,7 +45,7 @@ func TestBridge_Hops(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
 	br, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"},
-		fast(t, bridge.IDHeader("message-id"), bridge.WithMetrics(m))...)
+		fast(t, bridge.WithIDHeader("message-id"), bridge.WithMetrics(m))...)
 	require.NoError(t, err)
 	stop := running(t, br)
 	waitCaughtUp(t, br, 1, b.KafkaBrokers(), "orders", 3)

@@ -22,13 +22,14 @@ const (
 	// Retrying: a request to either cluster failed; the partition retries
 	// with backoff.
 	Retrying
-	// Paused: the partition has been failing for longer than PauseAfter. It
+	// Paused: the partition has been failing for longer than WithPauseAfter. It
 	// still retries, every maximum backoff, and returns to Bridging when a
 	// request succeeds. The other partitions carry on.
 	Paused
 	// Stopped: the target refused a message for good and there is no
-	// DeadLetter topic. The partition stays at that message until the bridge
-	// restarts; nothing after it is bridged, nothing is skipped.
+	// dead-letter topic (WithDeadLetter). The partition stays at that
+	// message until the bridge restarts; nothing after it is bridged,
+	// nothing is skipped.
 	Stopped
 )
 
@@ -52,13 +53,13 @@ type Lag struct {
 	From, To string // the clusters' names
 	// RPO is the live recovery point: the age of the oldest source message
 	// not yet in the target, from its timestamp; zero when the target has
-	// them all. Measured every LagInterval, idle partitions included, so a
+	// them all. Measured every WithLagInterval, idle partitions included, so a
 	// stalled bridge shows.
 	RPO time.Duration
 	// Pending counts the source messages not yet bridged.
 	Pending int64
 	// LastContact is when the target last answered; zero if it never has.
-	// The target is asked every LagInterval even when nothing flows.
+	// The target is asked every WithLagInterval even when nothing flows.
 	LastContact time.Time
 	// State is LinkShipping (bridging), LinkFailing (some partition is not
 	// Bridging, or the process holds none because Err stands: a cluster
@@ -316,7 +317,7 @@ func (r *run) stop(pt *partition, err error) {
 		"topic", pt.topic, "partition", pt.p, "err", err)
 }
 
-// lagLoop measures every held partition's lag each LagInterval, idle ones
+// lagLoop measures every held partition's lag each WithLagInterval, idle ones
 // included, and asks the target for an answer so LastContact stays honest
 // on an idle link.
 func (r *run) lagLoop(ctx context.Context) {

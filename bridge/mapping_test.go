@@ -71,7 +71,7 @@ func TestBridge_KeyHash(t *testing.T) {
 	require.NoError(t, p.produce(ctx, []int32{0, 1, 2, 3}, 200))
 
 	br, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"},
-		fast(t, bridge.WithMapping(bridge.KeyHash), bridge.MaxBatchBytes(4<<10))...)
+		fast(t, bridge.WithMapping(bridge.KeyHash), bridge.WithMaxBatchBytes(4<<10))...)
 	require.NoError(t, err)
 	stop := running(t, br)
 	require.NoError(t, p.produce(ctx, []int32{0, 1, 2, 3}, 200))

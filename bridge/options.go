@@ -106,13 +106,13 @@ func (c *config) validate() error {
 		name string
 		d    time.Duration
 	}{
-		{"SessionTimeout", c.sessionTimeout},
-		{"RequestTimeout", c.requestTimeout},
-		{"Backoff minimum", c.minBackoff},
-		{"Backoff maximum", c.maxBackoff},
-		{"PauseAfter", c.pauseAfter},
-		{"FetchMaxWait", c.fetchMaxWait},
-		{"LagInterval", c.lagInterval},
+		{"WithSessionTimeout", c.sessionTimeout},
+		{"WithRequestTimeout", c.requestTimeout},
+		{"WithBackoff minimum", c.minBackoff},
+		{"WithBackoff maximum", c.maxBackoff},
+		{"WithPauseAfter", c.pauseAfter},
+		{"WithFetchMaxWait", c.fetchMaxWait},
+		{"WithLagInterval", c.lagInterval},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -120,25 +120,25 @@ func (c *config) validate() error {
 		}
 	}
 	if c.maxBackoff < c.minBackoff {
-		return invalid("option Backoff", "maximum %s is below minimum %s", c.maxBackoff, c.minBackoff)
+		return invalid("option WithBackoff", "maximum %s is below minimum %s", c.maxBackoff, c.minBackoff)
 	}
 	if c.clock == nil {
 		return invalid("option WithTimers", "nil; want a clock such as xregion.SystemClock{}")
 	}
 	if c.sessionTimeout < 10*time.Millisecond {
-		return invalid("option SessionTimeout", "%s is too short to heartbeat in; want at least 10ms", c.sessionTimeout)
+		return invalid("option WithSessionTimeout", "%s is too short to heartbeat in; want at least 10ms", c.sessionTimeout)
 	}
 	if c.maxBatchBytes < 1024 {
-		return invalid("option MaxBatchBytes", "%d bytes cannot hold a batch; want at least 1024", c.maxBatchBytes)
+		return invalid("option WithMaxBatchBytes", "%d bytes cannot hold a batch; want at least 1024", c.maxBatchBytes)
 	}
 	if c.fetchMaxBytes < 1024 {
-		return invalid("option FetchMaxBytes", "%d bytes cannot hold a batch; want at least 1024", c.fetchMaxBytes)
+		return invalid("option WithFetchMaxBytes", "%d bytes cannot hold a batch; want at least 1024", c.fetchMaxBytes)
 	}
 	if c.startOffset != kafka.FirstOffset && c.startOffset != kafka.LastOffset {
-		return invalid("option StartOffset", "%d is neither kafka.FirstOffset nor kafka.LastOffset", c.startOffset)
+		return invalid("option WithStartOffset", "%d is neither kafka.FirstOffset nor kafka.LastOffset", c.startOffset)
 	}
 	if c.compression < 0 || c.compression > kafka.Zstd {
-		return invalid("option Compression", "unknown codec %d; want kafka.Gzip, Snappy, Lz4 or Zstd", c.compression)
+		return invalid("option WithCompression", "unknown codec %d; want kafka.Gzip, Snappy, Lz4 or Zstd", c.compression)
 	}
 	if c.mapping != SamePartition && c.mapping != KeyHash {
 		return invalid("option WithMapping", "unknown mapping %d; want SamePartition or KeyHash", c.mapping)
@@ -148,22 +148,22 @@ func (c *config) validate() error {
 	}
 	for _, n := range []struct{ what, name string }{{"source", c.fromName}, {"target", c.toName}} {
 		if err := checkClusterName(n.name); n.name != "" && err != nil {
-			return invalid("option Names", "%s name: %v", n.what, err)
+			return invalid("option WithNames", "%s name: %v", n.what, err)
 		}
 	}
 	if (c.fromName == "") != (c.toName == "") {
-		return invalid("option Names", "name both clusters or neither")
+		return invalid("option WithNames", "name both clusters or neither")
 	}
 	if c.fromName != "" && c.fromName == c.toName {
-		return invalid("option Names", "source and target are both named %q; a bridge joins two clusters", c.fromName)
+		return invalid("option WithNames", "source and target are both named %q; a bridge joins two clusters", c.fromName)
 	}
 	if c.deadLetter != "" {
 		if err := checkTopic(c.deadLetter); err != nil {
-			return invalid("option DeadLetter", "%v", err)
+			return invalid("option WithDeadLetter", "%v", err)
 		}
 	}
 	if strings.HasPrefix(c.idHeader, headerPrefix) {
-		return invalid("option IDHeader", "%q is in the bridge's own header namespace %q", c.idHeader, headerPrefix)
+		return invalid("option WithIDHeader", "%q is in the bridge's own header namespace %q", c.idHeader, headerPrefix)
 	}
 	return nil
 }
@@ -206,7 +206,7 @@ func invalid(what, format string, args ...any) error {
 func WithLogger(l *slog.Logger) Option { return option(func(c *config) { c.logger = l }) }
 
 // WithTimers sets the clock the bridge's scheduled work runs on (backoff,
-// LagInterval, PauseAfter, the times it reports) and that message ages are
+// WithLagInterval, WithPauseAfter, the times it reports) and that message ages are
 // measured against, which must therefore be the clock the producers'
 // timestamps come from. Deadlines of requests to the clusters, and the
 // consumer group's own timing inside kafka-go, stay on the real clock.
@@ -249,97 +249,97 @@ func (m Mapping) String() string {
 // differ.
 func WithMapping(m Mapping) Option { return option(func(c *config) { c.mapping = m }) }
 
-// DeadLetter names a topic in the target cluster for messages the target
+// WithDeadLetter names a topic in the target cluster for messages the target
 // refuses for good (too large, invalid). Each goes there with its headers,
 // the provenance headers and HeaderReason, and the partition carries on.
 // The topic is created, with one partition, if it does not exist. Default:
 // none, and such a message stops its partition (reported in Lag, metrics
 // and logs) until the bridge restarts.
-func DeadLetter(topic string) Option { return option(func(c *config) { c.deadLetter = topic }) }
+func WithDeadLetter(topic string) Option { return option(func(c *config) { c.deadLetter = topic }) }
 
-// IDHeader names the header that carries the source's own message id. When
+// WithIDHeader names the header that carries the source's own message id. When
 // a message has it (and no HeaderID from an earlier hop), its value becomes
 // the message's HeaderID. Default: none; the id is derived from the
 // provenance.
-func IDHeader(name string) Option { return option(func(c *config) { c.idHeader = name }) }
+func WithIDHeader(name string) Option { return option(func(c *config) { c.idHeader = name }) }
 
-// Names sets the names the bridge records for the two clusters in the
+// WithNames sets the names the bridge records for the two clusters in the
 // provenance headers and uses to prevent echoes. Every bridge must call a
-// cluster by the same name. Names must not contain commas or white space.
+// cluster by the same name. The names must not contain commas or white space.
 // Default: each cluster's Kafka cluster id.
-func Names(from, to string) Option {
+func WithNames(from, to string) Option {
 	return option(func(c *config) { c.fromName, c.toName = from, to })
 }
 
-// StartOffset is where a source partition is read from when nothing says
+// WithStartOffset is where a source partition is read from when nothing says
 // where the bridge stands (no committed offset, nothing bridged yet):
 // kafka.FirstOffset or kafka.LastOffset. Default kafka.FirstOffset, so a new
 // bridge copies what the topic already holds.
-func StartOffset(offset int64) Option { return option(func(c *config) { c.startOffset = offset }) }
+func WithStartOffset(offset int64) Option { return option(func(c *config) { c.startOffset = offset }) }
 
-// SessionTimeout is the consumer group session: a bridge process that has
+// WithSessionTimeout is the consumer group session: a bridge process that has
 // not been heard from for this long loses its partitions to the others.
 // Heartbeats go every tenth of it. Default DefaultSessionTimeout.
-func SessionTimeout(d time.Duration) Option {
+func WithSessionTimeout(d time.Duration) Option {
 	return option(func(c *config) { c.sessionTimeout = d })
 }
 
-// RequestTimeout bounds each request to either cluster; a produce request
+// WithRequestTimeout bounds each request to either cluster; a produce request
 // that times out is checked against the target before it is retried.
 // Default DefaultRequestTimeout.
-func RequestTimeout(d time.Duration) Option {
+func WithRequestTimeout(d time.Duration) Option {
 	return option(func(c *config) { c.requestTimeout = d })
 }
 
-// Backoff sets the wait between retries of a failing partition: it starts
+// WithBackoff sets the wait between retries of a failing partition: it starts
 // at min and doubles up to max, with jitter. Default DefaultMinBackoff and
 // DefaultMaxBackoff.
-func Backoff(min, max time.Duration) Option {
+func WithBackoff(min, max time.Duration) Option {
 	return option(func(c *config) { c.minBackoff, c.maxBackoff = min, max })
 }
 
-// PauseAfter is how long a partition may keep failing before it is
+// WithPauseAfter is how long a partition may keep failing before it is
 // reported paused. A paused partition still retries, every maximum backoff,
 // and resumes by itself when the failure passes; the others carry on
 // meanwhile. Default DefaultPauseAfter.
-func PauseAfter(d time.Duration) Option { return option(func(c *config) { c.pauseAfter = d }) }
+func WithPauseAfter(d time.Duration) Option { return option(func(c *config) { c.pauseAfter = d }) }
 
-// MaxBatchBytes bounds one produce batch; keep it under the target topics'
+// WithMaxBatchBytes bounds one produce batch; keep it under the target topics'
 // max.message.bytes (Kafka's default is 1,048,588). A batch the target
 // finds too large anyway is split, and the bound lowered for that
 // partition. Default DefaultMaxBatchBytes.
-func MaxBatchBytes(n int) Option { return option(func(c *config) { c.maxBatchBytes = n }) }
+func WithMaxBatchBytes(n int) Option { return option(func(c *config) { c.maxBatchBytes = n }) }
 
-// FetchMaxBytes bounds one fetch from a source partition. Default
+// WithFetchMaxBytes bounds one fetch from a source partition. Default
 // DefaultFetchMaxBytes.
-func FetchMaxBytes(n int) Option { return option(func(c *config) { c.fetchMaxBytes = n }) }
+func WithFetchMaxBytes(n int) Option { return option(func(c *config) { c.fetchMaxBytes = n }) }
 
-// FetchMaxWait is how long the source may hold a fetch on an idle partition
+// WithFetchMaxWait is how long the source may hold a fetch on an idle partition
 // before answering with nothing. Default DefaultFetchMaxWait.
-func FetchMaxWait(d time.Duration) Option { return option(func(c *config) { c.fetchMaxWait = d }) }
+func WithFetchMaxWait(d time.Duration) Option { return option(func(c *config) { c.fetchMaxWait = d }) }
 
-// Compression compresses the batches published to the target with c
+// WithCompression compresses the batches published to the target with c
 // (kafka.Gzip, kafka.Snappy, kafka.Lz4 or kafka.Zstd): worth it between
 // regions, where bandwidth costs. A batch that does not shrink is sent as
 // it is. Default: none.
-func Compression(c kafka.Compression) Option {
+func WithCompression(c kafka.Compression) Option {
 	return option(func(cfg *config) { cfg.compression = c })
 }
 
 // TLS secures the connections to the source (from) and the target (to);
 // nil leaves that cluster in plain text. Default: plain text.
-func TLS(from, to *tls.Config) Option {
+func WithTLS(from, to *tls.Config) Option {
 	return option(func(c *config) { c.tls = [2]*tls.Config{from, to} })
 }
 
 // SASL authenticates to the source (from) and the target (to) with the
 // given mechanisms (see kafka-go's sasl/plain and sasl/scram); nil for
 // none. Default: none.
-func SASL(from, to sasl.Mechanism) Option {
+func WithSASL(from, to sasl.Mechanism) Option {
 	return option(func(c *config) { c.sasl = [2]sasl.Mechanism{from, to} })
 }
 
-// LagInterval is how often the lag of every assigned partition, idle or not,
+// WithLagInterval is how often the lag of every assigned partition, idle or not,
 // is measured against the source and the target is checked for an answer.
 // Default DefaultLagInterval.
-func LagInterval(d time.Duration) Option { return option(func(c *config) { c.lagInterval = d }) }
+func WithLagInterval(d time.Duration) Option { return option(func(c *config) { c.lagInterval = d }) }

@@ -73,8 +73,8 @@ func TestBridge_TargetOutage(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(m)
 			br, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"},
-				fast(t, bridge.WithMetrics(m), bridge.RequestTimeout(time.Second), bridge.PauseAfter(500*time.Millisecond),
-					bridge.MaxBatchBytes(8<<10))...)
+				fast(t, bridge.WithMetrics(m), bridge.WithRequestTimeout(time.Second), bridge.WithPauseAfter(500*time.Millisecond),
+					bridge.WithMaxBatchBytes(8<<10))...)
 			require.NoError(t, err)
 			stop := running(t, br)
 			require.Eventually(t, func() bool { return sumMetric(t, reg, "xregion_bridge_record_count") > 400 },
@@ -130,7 +130,7 @@ func TestBridge_PublishTimedOutButWritten(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
 	br, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"},
-		fast(t, bridge.WithMetrics(m), bridge.MaxBatchBytes(4<<10))...)
+		fast(t, bridge.WithMetrics(m), bridge.WithMaxBatchBytes(4<<10))...)
 	require.NoError(t, err)
 	stop := running(t, br)
 	require.NoError(t, p.produce(ctx, []int32{0, 1}, 300))

@@ -16,7 +16,7 @@ import (
 const (
 	// HeaderID is the message's id: the same in every cluster the message
 	// reaches. It is the source's HeaderID when the message was bridged
-	// before, else the value of the IDHeader option's header, else derived
+	// before, else the value of the WithIDHeader option's header, else derived
 	// from where the message was first read: "cluster/topic/partition/offset".
 	HeaderID = "xregion-id"
 	// HeaderOrigin names the cluster the message was first produced to.

@@ -56,7 +56,7 @@ func TestBridge_DeadLetter(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
 	br, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"},
-		fast(t, bridge.WithMetrics(m), bridge.DeadLetter("orders.dlq"))...)
+		fast(t, bridge.WithMetrics(m), bridge.WithDeadLetter("orders.dlq"))...)
 	require.NoError(t, err)
 	stop := running(t, br)
 	waitCaughtUp(t, br, 2, b.KafkaBrokers(), "orders", 8)
@@ -153,7 +153,7 @@ func TestBridge_PausedPartition(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
 	br, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"},
-		fast(t, bridge.WithMetrics(m), bridge.PauseAfter(300*time.Millisecond))...)
+		fast(t, bridge.WithMetrics(m), bridge.WithPauseAfter(300*time.Millisecond))...)
 	require.NoError(t, err)
 	// The messaging RPO, exported as the databases' is.
 	reg.MustRegister(replicate.NewLagCollector("tier1", xregion.LagFunc(br.ReplicationLag)))

@@ -22,7 +22,7 @@ import (
 //
 // Translate reads only the target cluster, so it works while the source
 // region is down, provided the bridge knows the source's name: from the
-// Names option, or from a Run of this Bridge; otherwise it asks the source.
+// WithNames option, or from a Run of this Bridge; otherwise it asks the source.
 // It returns ErrNoTranslation under the KeyHash mapping.
 //
 // HAZARD: in an active-active pair, the target partition also holds
@@ -225,7 +225,7 @@ func (b *Bridge) names(ctx context.Context) (from, to string, err error) {
 			return "", fmt.Errorf("bridge: ask the %s for its cluster id (or set Names): %w", what, err)
 		}
 		if err := checkClusterName(md.ClusterID); err != nil {
-			return "", invalid(what+" cluster id", "%v; name the clusters with the Names option", err)
+			return "", invalid(what+" cluster id", "%v; name the clusters with the WithNames option", err)
 		}
 		return md.ClusterID, nil
 	}

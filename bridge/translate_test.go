@@ -26,7 +26,7 @@ func TestBridge_Translate(t *testing.T) {
 	require.NoError(t, pb.produce(ctx, []int32{0}, 3))
 
 	br, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"},
-		fast(t, bridge.MaxBatchBytes(1024))...)
+		fast(t, bridge.WithMaxBatchBytes(1024))...)
 	require.NoError(t, err)
 	stop := running(t, br)
 	var want int64 = 3
@@ -58,7 +58,7 @@ func TestBridge_Translate(t *testing.T) {
 	// still translates, from the target alone.
 	a.KafkaLink().Blackhole()
 	offline, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"},
-		fast(t, bridge.Names("xregion-a", "xregion-b"))...)
+		fast(t, bridge.WithNames("xregion-a", "xregion-b"))...)
 	require.NoError(t, err)
 	got, err := offline.Translate(ctx, "orders", 0, 10)
 	require.NoError(t, err)

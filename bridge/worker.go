@@ -394,7 +394,7 @@ read:
 
 // provenance is what a source message's headers say of where it has been:
 // the bridge's own headers, if an earlier bridge added them, and the
-// caller's id header (IDHeader), if any.
+// caller's id header (WithIDHeader), if any.
 type provenance struct {
 	hops, id, origin, userID []byte
 }

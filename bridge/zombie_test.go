@@ -45,7 +45,7 @@ func TestBridge_ZombieOwner(t *testing.T) {
 			close(cutOff)
 		}
 	}}
-	small := bridge.MaxBatchBytes(4 << 10) // many batches, so a next one is always there
+	small := bridge.WithMaxBatchBytes(4 << 10) // many batches, so a next one is always there
 	zombie, err := bridge.New(a.KafkaBrokers(), b.KafkaBrokers(), "bridge", []string{"orders"},
 		fast(t, bridge.WithDial(zn.dial), bridge.WithHooks(hooks), small)...)
 	require.NoError(t, err)

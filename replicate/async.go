@@ -31,8 +31,8 @@ type Async struct {
 // NewAsync starts shipping the writes made in local's region to peers (each
 // a Store of another region, reached over the network) and returns the
 // replicator; Close stops it. clock stamps the writes made through Write.
-// Options: ForTier, BatchSize, MaxBatchBytes, PollInterval, Heartbeat,
-// MaxBackoff, LocalInFlight, WithLogger, OnAlert, WithGuardrail,
+// Options: WithTier, WithBatchSize, WithMaxBatchBytes, WithPollInterval, WithHeartbeat,
+// WithMaxBackoff, WithLocalInFlight, WithLogger, WithAlerts, WithGuardrail,
 // WithMetrics, WithTimers.
 func NewAsync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, opts ...Option) (*Async, error) {
 	cfg := newConfig(opts)
@@ -80,7 +80,7 @@ func validate(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 	case cfg.logger == nil || cfg.onAlert == nil || cfg.clock == nil:
 		return &xregion.InvalidError{What: "options", Reason: "nil logger, alert callback or clock"}
 	case cfg.guardrail != (Guardrail{}) && cfg.tier == nil:
-		return &xregion.InvalidError{What: "guardrail", Reason: "no tier to hold the RPO to; add ForTier"}
+		return &xregion.InvalidError{What: "guardrail", Reason: "no tier to hold the RPO to; add WithTier"}
 	}
 	seen := map[xregion.Region]bool{local.Region(): true}
 	for _, p := range peers {
@@ -97,7 +97,7 @@ func validate(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 
 // Write stamps the records whose Version is zero with the clock, in place,
 // and commits them in the local store; shippers carry them to the peers.
-// Concurrent writes share local transactions (group commit; LocalInFlight
+// Concurrent writes share local transactions (group commit; WithLocalInFlight
 // bounds the transactions in flight). Sending the same stamped writes again
 // is safe: when the error wraps xregion.ErrOutcomeUnknown, do. A guardrail
 // may delay or refuse the write while a peer's RPO is over its tier's
@@ -377,7 +377,7 @@ func batchEnd(changes []xregion.Change, limit int) int {
 	return len(changes)
 }
 
-// writeBytes is what a write weighs against MaxBatchBytes: its key and
+// writeBytes is what a write weighs against WithMaxBatchBytes: its key and
 // value.
 func writeBytes(w xregion.Write) int { return len(w.Record.Key) + len(w.Record.Value) }
 

@@ -15,10 +15,10 @@ import (
 func TestAsync_ActiveActiveDoesNotEcho(t *testing.T) {
 	ns := memNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
-	ab, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote}, replicate.PollInterval(time.Millisecond))
+	ab, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote}, replicate.WithPollInterval(time.Millisecond))
 	require.NoError(t, err)
 	defer ab.Close()
-	ba, err := replicate.NewAsync(b.store, b.clock, []xregion.Store{a.remote}, replicate.PollInterval(time.Millisecond))
+	ba, err := replicate.NewAsync(b.store, b.clock, []xregion.Store{a.remote}, replicate.WithPollInterval(time.Millisecond))
 	require.NoError(t, err)
 	defer ba.Close()
 
@@ -60,7 +60,7 @@ func TestAsync_WriteGroupCommits(t *testing.T) {
 	ns := memNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
 	local := &gatedStore{Store: a.store, open: make(chan struct{})}
-	rep, err := replicate.NewAsync(local, a.clock, []xregion.Store{b.remote}, replicate.LocalInFlight(1))
+	rep, err := replicate.NewAsync(local, a.clock, []xregion.Store{b.remote}, replicate.WithLocalInFlight(1))
 	require.NoError(t, err)
 	defer rep.Close()
 

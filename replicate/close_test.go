@@ -52,7 +52,7 @@ func TestAsync_WriteAfterClose(t *testing.T) {
 func TestSync_WriteInFlightDuringClose(t *testing.T) {
 	ns := pgNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
-	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote}, replicate.Heartbeat(100*time.Millisecond))
+	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote}, replicate.WithHeartbeat(100*time.Millisecond))
 	require.NoError(t, err)
 	require.NoError(t, rep.Write(t.Context(), order("before", "v")), "the peer answers at first")
 	b.pg.Proxy.Blackhole()

@@ -232,7 +232,7 @@ func (c *committer) commitLocal(ctx context.Context, batch []*call) {
 
 // stage sends the batch to the peer until it answers or nobody waits any
 // more: under Strict until every call's context has ended, under Degrade
-// until DegradeAfter has passed, when the peer is degraded.
+// until WithDegradeAfter has passed, when the peer is degraded.
 func (c *committer) stage(ctx context.Context, batch []*call) {
 	p, cfg := c.peer, c.cfg
 	clock := cfg.clock

@@ -3,7 +3,7 @@
 // cost right now.
 //
 //	async, err := replicate.NewAsync(local, clock, []xregion.Store{peer},
-//		replicate.ForTier(replicate.Tier2))
+//		replicate.WithTier(replicate.Tier2))
 //	defer async.Close()
 //	err = async.Write(ctx, xregion.Write{Table: "customers", Record: rec})
 //	lags, err := async.Lag(ctx) // per peer: RPO, pending, last contact
@@ -17,22 +17,22 @@
 //
 // Tier1 (payments: RPO 0, RTO 15 min) uses Sync; Tier2 (customer APIs: RPO
 // 15 min, RTO 1 h) uses Async; Tier3 (reporting: RPO 1 h, RTO 4 h) uses
-// Snapshot; Tier4 keeps one region with backups. ForTier declares the tier: a
+// Snapshot; Tier4 keeps one region with backups. WithTier declares the tier: a
 // configuration that cannot meet it is refused with a *TierError that names
 // the tier, the target and the fix, and a peer whose live RPO passes the
-// target raises an alert (OnAlert) and, with WithGuardrail, throttles or
+// target raises an alert (WithAlerts) and, with WithGuardrail, throttles or
 // rejects new writes until it recovers.
 //
 // # Asynchronous: Async
 //
 // A write commits in the local store only; concurrent writes share local
-// transactions (group commit, LocalInFlight at a time), so many writers do not
+// transactions (group commit, WithLocalInFlight at a time), so many writers do not
 // pay one commit each. One shipper per peer tails the local changelog (Store.Changes, which is safe against the outbox trap) and
 // applies batches on the peer, each together with the peer's watermark in one
 // transaction. After a crash or a dropped connection, a shipper resumes from
 // the peer's watermark: nothing is applied twice, nothing is skipped, and each
 // key's changes arrive in the order they were made. A batch is what has
-// accumulated since the last one, up to BatchSize, sent as soon as the last
+// accumulated since the last one, up to WithBatchSize, sent as soon as the last
 // was acknowledged: latency first, and larger batches under load. The next
 // batch is read while the peer applies the current one. Retries back off
 // exponentially with full jitter.
@@ -47,7 +47,7 @@
 //
 // A write is stamped, committed locally and staged in the peers
 // concurrently, and acknowledged only when the local store and the required
-// peers (all, or Quorum k) hold it. Staging (xregion.Stager) writes the
+// peers (all, or WithQuorum(k)) hold it. Staging (xregion.Stager) writes the
 // record into the peer's inbox in one round trip, durably, without reading
 // anything there; the peer resolves and applies it when the changelog stream
 // of the Sync's embedded shipper delivers the same change, normally within
@@ -58,12 +58,12 @@
 //
 // Concurrent writers share round trips: the local store and each peer get
 // one batch for all the writes waiting when they have a free slot
-// (LocalInFlight, MaxInFlight), so N writers do not cost N sequential round
+// (WithLocalInFlight, WithMaxInFlight), so N writers do not cost N sequential round
 // trips.
 //
 // When a peer stops answering, the policy decides. Strict fails the write
 // at its context's deadline with a *SyncError and never acknowledges it.
-// Degrade waits DegradeAfter, then carries on without the peer, alerts, and
+// Degrade waits WithDegradeAfter, then carries on without the peer, alerts, and
 // reports the RPO that is now non-zero; once the peer answers again it is
 // sent writes again, and once the stream has applied everything committed
 // until then, it is synchronous again (AlertRecovered).
@@ -117,7 +117,7 @@
 // and an alert on any RPO above 0 fires now and then.
 //
 // HAZARD: Strict refuses writes while a required peer is unreachable; that
-// is the price of RPO 0. Quorum(k) with more peers than k keeps writing
+// is the price of RPO 0. WithQuorum(k) with more peers than k keeps writing
 // through the loss of some.
 //
 // HAZARD: a write refused under Strict may have committed locally (the

@@ -86,7 +86,7 @@ func TestAsync_ExactlyOnceWhileKilled(t *testing.T) {
 	kills := 0
 	for alive := true; alive || kills < 50; kills++ {
 		rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote},
-			replicate.BatchSize(50+rng.IntN(200)), replicate.PollInterval(time.Millisecond))
+			replicate.WithBatchSize(50+rng.IntN(200)), replicate.WithPollInterval(time.Millisecond))
 		require.NoError(t, err)
 		time.Sleep(time.Duration(5+rng.IntN(40)) * time.Millisecond) // let batches reach the real server: the kill lands anywhere in them
 		if rng.IntN(2) == 0 {
@@ -102,7 +102,7 @@ func TestAsync_ExactlyOnceWhileKilled(t *testing.T) {
 	}
 	t.Logf("killed the shipper %d times", kills)
 
-	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote}, replicate.PollInterval(time.Millisecond))
+	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote}, replicate.WithPollInterval(time.Millisecond))
 	require.NoError(t, err)
 	defer rep.Close()
 	require.Eventually(t, func() bool {
@@ -132,7 +132,7 @@ func TestAsync_LeaseMakesOneShipper(t *testing.T) {
 	require.NoError(t, b.remote.DefineTable(t.Context(), "counted", counting))
 	require.NoError(t, b.store.DefineTable(t.Context(), "counted", counting))
 
-	opts := []replicate.Option{replicate.PollInterval(time.Millisecond), replicate.Heartbeat(50 * time.Millisecond)}
+	opts := []replicate.Option{replicate.WithPollInterval(time.Millisecond), replicate.WithHeartbeat(50 * time.Millisecond)}
 	first, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote}, opts...)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return state(t, first) == xregion.LinkShipping }, 10*time.Second, 5*time.Millisecond)

@@ -27,7 +27,7 @@ func ExampleNewSync() {
 	east, clock := region("us-east-1")
 	west, _ := region("us-west-2")
 
-	rep, err := replicate.NewSync(east, clock, []xregion.Store{west}, replicate.ForTier(replicate.Tier1))
+	rep, err := replicate.NewSync(east, clock, []xregion.Store{west}, replicate.WithTier(replicate.Tier1))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -51,10 +51,10 @@ func applied(s xregion.Store, key string) bool {
 }
 
 // Building a replicator for a tier it cannot meet is refused, with the fix.
-func ExampleForTier() {
+func ExampleWithTier() {
 	east, clock := region("us-east-1")
 	west, _ := region("us-west-2")
-	_, err := replicate.NewAsync(east, clock, []xregion.Store{west}, replicate.ForTier(replicate.Tier1))
+	_, err := replicate.NewAsync(east, clock, []xregion.Store{west}, replicate.WithTier(replicate.Tier1))
 	fmt.Println(err)
 	// Output: replicate: tier1 cannot meet its RPO 0s: the asynchronous strategy acknowledges writes before any peer has them; use NewSync with the Strict policy
 }
@@ -64,7 +64,7 @@ func ExampleAsync_Lag() {
 	ctx := context.Background()
 	east, clock := region("us-east-1")
 	west, _ := region("us-west-2")
-	rep, _ := replicate.NewAsync(east, clock, []xregion.Store{west}, replicate.ForTier(replicate.Tier2))
+	rep, _ := replicate.NewAsync(east, clock, []xregion.Store{west}, replicate.WithTier(replicate.Tier2))
 	defer rep.Close()
 
 	rep.Write(ctx, xregion.Write{Table: "payments", Record: xregion.Record{Key: "pay-1", Value: []byte("x")}})

@@ -41,7 +41,7 @@ func (k AlertKind) String() string {
 	return fmt.Sprintf("AlertKind(%d)", int(k))
 }
 
-// Alert is what OnAlert receives.
+// Alert is what WithAlerts receives.
 type Alert struct {
 	Kind   AlertKind
 	Peer   xregion.Region
@@ -61,7 +61,7 @@ type Guardrail struct {
 	Throttle time.Duration
 }
 
-// WithGuardrail sets the guardrail; it needs ForTier. Default: none.
+// WithGuardrail sets the guardrail; it needs WithTier. Default: none.
 func WithGuardrail(g Guardrail) Option { return option(func(c *config) { c.guardrail = g }) }
 
 // ErrRPOExceeded is wrapped by *RPOError.

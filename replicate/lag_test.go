@@ -26,9 +26,9 @@ func TestAsync_LagTellsTheTruth(t *testing.T) {
 	var mu sync.Mutex
 	var alerts []replicate.Alert
 	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote},
-		replicate.WithTimers(clock), replicate.Heartbeat(beat), replicate.PollInterval(time.Millisecond),
-		replicate.ForTier(replicate.Tier{Name: "test", RPO: 200 * time.Millisecond, Strategy: replicate.StrategyAsync}),
-		replicate.OnAlert(func(al replicate.Alert) { mu.Lock(); alerts = append(alerts, al); mu.Unlock() }))
+		replicate.WithTimers(clock), replicate.WithHeartbeat(beat), replicate.WithPollInterval(time.Millisecond),
+		replicate.WithTier(replicate.Tier{Name: "test", RPO: 200 * time.Millisecond, Strategy: replicate.StrategyAsync}),
+		replicate.WithAlerts(func(al replicate.Alert) { mu.Lock(); alerts = append(alerts, al); mu.Unlock() }))
 	require.NoError(t, err)
 	defer rep.Close()
 	lag := func() xregion.PeerLag {
@@ -132,8 +132,8 @@ func TestAsync_GuardrailRejects(t *testing.T) {
 	ns := pgNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
 	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.remote},
-		replicate.Heartbeat(50*time.Millisecond),
-		replicate.ForTier(replicate.Tier{Name: "test", RPO: 100 * time.Millisecond, Strategy: replicate.StrategyAsync}),
+		replicate.WithHeartbeat(50*time.Millisecond),
+		replicate.WithTier(replicate.Tier{Name: "test", RPO: 100 * time.Millisecond, Strategy: replicate.StrategyAsync}),
 		replicate.WithGuardrail(replicate.Guardrail{Reject: true}))
 	require.NoError(t, err)
 	defer rep.Close()

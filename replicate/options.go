@@ -74,35 +74,35 @@ func newConfig(opts []Option) config {
 	return c
 }
 
-// ForTier declares the tier the replicator serves. The constructor refuses a
+// WithTier declares the tier the replicator serves. The constructor refuses a
 // configuration that cannot meet the tier's RPO, and the lag is checked
-// against it: see OnAlert and WithGuardrail. Default: no tier.
-func ForTier(t Tier) Option { return option(func(c *config) { c.tier = &t }) }
+// against it: see WithAlerts and WithGuardrail. Default: no tier.
+func WithTier(t Tier) Option { return option(func(c *config) { c.tier = &t }) }
 
-// BatchSize is the most changes shipped in one batch. Default
+// WithBatchSize is the most changes shipped in one batch. Default
 // DefaultBatchSize.
-func BatchSize(n int) Option { return option(func(c *config) { c.batchSize = n }) }
+func WithBatchSize(n int) Option { return option(func(c *config) { c.batchSize = n }) }
 
-// MaxBatchBytes bounds the keys and values one batch carries, shipped or
-// staged, whatever BatchSize allows; a write larger than it goes alone. A
+// WithMaxBatchBytes bounds the keys and values one batch carries, shipped or
+// staged, whatever WithBatchSize allows; a write larger than it goes alone. A
 // batch the peer refuses as too large (xregion.ErrTooLarge) is split, and
 // later batches are kept to the size that passed. Default
 // DefaultMaxBatchBytes.
-func MaxBatchBytes(n int) Option { return option(func(c *config) { c.maxBatchBytes = n }) }
+func WithMaxBatchBytes(n int) Option { return option(func(c *config) { c.maxBatchBytes = n }) }
 
-// PollInterval is how often an idle shipper looks for new changes; Notify
+// WithPollInterval is how often an idle shipper looks for new changes; Notify
 // wakes it sooner. Default DefaultPollInterval.
-func PollInterval(d time.Duration) Option { return option(func(c *config) { c.pollInterval = d }) }
+func WithPollInterval(d time.Duration) Option { return option(func(c *config) { c.pollInterval = d }) }
 
-// Heartbeat is how often an idle replicator checks that each peer still
+// WithHeartbeat is how often an idle replicator checks that each peer still
 // answers, so a dead idle link shows in LastContact. Default
 // DefaultHeartbeat.
-func Heartbeat(d time.Duration) Option { return option(func(c *config) { c.heartbeat = d }) }
+func WithHeartbeat(d time.Duration) Option { return option(func(c *config) { c.heartbeat = d }) }
 
-// MaxBackoff caps the wait between retries to a failing peer; waits grow
-// exponentially from PollInterval with full jitter. Default
+// WithMaxBackoff caps the wait between retries to a failing peer; waits grow
+// exponentially from WithPollInterval with full jitter. Default
 // DefaultMaxBackoff.
-func MaxBackoff(d time.Duration) Option { return option(func(c *config) { c.maxBackoff = d }) }
+func WithMaxBackoff(d time.Duration) Option { return option(func(c *config) { c.maxBackoff = d }) }
 
 // WithTimers sets the clock the replicator's scheduled work runs on: polls,
 // heartbeats, backoff, degrading a silent peer, the times it reports.
@@ -113,11 +113,11 @@ func WithTimers(c xregion.Timers) Option { return option(func(cfg *config) { cfg
 // WithLogger sets the logger. Default: discard.
 func WithLogger(l *slog.Logger) Option { return option(func(c *config) { c.logger = l }) }
 
-// OnAlert is called, from the replicator's goroutines, whenever a peer
+// WithAlerts is called, from the replicator's goroutines, whenever a peer
 // crosses a line an operator must hear about: its RPO passed the tier's
 // target, a synchronous peer was degraded to asynchronous, or it recovered.
 // It must not block. Default: nothing.
-func OnAlert(f func(Alert)) Option { return option(func(c *config) { c.onAlert = f }) }
+func WithAlerts(f func(Alert)) Option { return option(func(c *config) { c.onAlert = f }) }
 
 // Policy decides what a synchronous replicator does when a peer stops
 // answering.
@@ -127,7 +127,7 @@ const (
 	// Strict fails a write that its peers have not acknowledged by the
 	// write's deadline. Nothing is acknowledged that a peer lacks.
 	Strict Policy = iota
-	// Degrade waits DegradeAfter for a silent peer, then carries on without
+	// Degrade waits WithDegradeAfter for a silent peer, then carries on without
 	// it, reports the RPO that is now non-zero, alerts, and returns to
 	// synchronous once the peer has caught up.
 	Degrade
@@ -143,31 +143,31 @@ func (p Policy) String() string {
 // WithPolicy sets the synchronous replicator's policy. Default Strict.
 func WithPolicy(p Policy) Option { return option(func(c *config) { c.policy = p }) }
 
-// Quorum makes a synchronous write wait for k of its peers (ANY k) instead
+// WithQuorum makes a synchronous write wait for k of its peers (ANY k) instead
 // of all of them. Default: all.
-func Quorum(k int) Option { return option(func(c *config) { c.quorum = k }) }
+func WithQuorum(k int) Option { return option(func(c *config) { c.quorum = k }) }
 
-// DegradeAfter is how long a Degrade replicator waits for a silent peer
+// WithDegradeAfter is how long a Degrade replicator waits for a silent peer
 // before it carries on without it. Default DefaultDegradeAfter.
-func DegradeAfter(d time.Duration) Option { return option(func(c *config) { c.degradeAfter = d }) }
+func WithDegradeAfter(d time.Duration) Option { return option(func(c *config) { c.degradeAfter = d }) }
 
-// LocalInFlight bounds the transactions a replicator has in flight in the
+// WithLocalInFlight bounds the transactions a replicator has in flight in the
 // local store at a time; writes that arrive while every slot is busy share
 // the next transaction (group commit). The local store answers in a
 // millisecond or less, so a few slots keep it busy, and fewer transactions
 // carry more writes each: with 16 writers on PostgreSQL, 4 slots committed
 // 4,500 async writes/s where 16 slots committed 2,800. Default
 // DefaultLocalInFlight.
-func LocalInFlight(n int) Option { return option(func(c *config) { c.localInFlight = n }) }
+func WithLocalInFlight(n int) Option { return option(func(c *config) { c.localInFlight = n }) }
 
-// MaxInFlight bounds the batches of writes a synchronous replicator has in
+// WithMaxInFlight bounds the batches of writes a synchronous replicator has in
 // flight to each peer at a time; writes that arrive while every slot is busy
 // share the next batch. A peer is a round trip away, so a write that finds
 // every slot busy waits for one to come back: give a slot to each writer
 // you expect, up to the connections the peer's pool allows. Default
 // DefaultMaxInFlight.
-func MaxInFlight(n int) Option { return option(func(c *config) { c.maxInFlight = n }) }
+func WithMaxInFlight(n int) Option { return option(func(c *config) { c.maxInFlight = n }) }
 
 // Every sets a snapshot replicator's interval. Default
 // DefaultSnapshotEvery.
-func Every(d time.Duration) Option { return option(func(c *config) { c.every = d }) }
+func WithEvery(d time.Duration) Option { return option(func(c *config) { c.every = d }) }

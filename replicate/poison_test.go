@@ -74,7 +74,7 @@ func TestAsync_SplitsABatchRefusedForSize(t *testing.T) {
 	ns := memNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
 	peer := &sizeLimited{peerStore: peerStore{b.store}, limit: 1 << 20}
-	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{peer}, replicate.MaxBackoff(50*time.Millisecond))
+	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{peer}, replicate.WithMaxBackoff(50*time.Millisecond))
 	require.NoError(t, err)
 	defer rep.Close()
 	big := strings.Repeat("x", 100<<10)
@@ -87,13 +87,13 @@ func TestAsync_SplitsABatchRefusedForSize(t *testing.T) {
 	require.Greater(t, peer.largest(), peer.limit, "the first batch was refused")
 }
 
-// MaxBatchBytes bounds what one batch carries, whatever its count.
+// WithMaxBatchBytes bounds what one batch carries, whatever its count.
 func TestAsync_MaxBatchBytes(t *testing.T) {
 	ns := memNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
 	peer := &sizeLimited{peerStore: peerStore{b.store}, limit: 1 << 30}
 	const bound = 300 << 10
-	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{peer}, replicate.MaxBatchBytes(bound))
+	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{peer}, replicate.WithMaxBatchBytes(bound))
 	require.NoError(t, err)
 	defer rep.Close()
 	big := strings.Repeat("x", 100<<10)
@@ -103,7 +103,7 @@ func TestAsync_MaxBatchBytes(t *testing.T) {
 	}
 	require.NoError(t, rep.Write(t.Context(), ws...))
 	eventuallyAll(t, b.store, 20, big)
-	require.LessOrEqual(t, peer.largest(), bound, "no batch above MaxBatchBytes")
+	require.LessOrEqual(t, peer.largest(), bound, "no batch above WithMaxBatchBytes")
 }
 
 // eventuallyAll waits until st holds keys 0 to n-1 with value v.
@@ -127,7 +127,7 @@ func TestSync_SplitsABatchRefusedForSize(t *testing.T) {
 	ns := memNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
 	peer := &sizeLimited{peerStore: peerStore{b.store}, limit: 250 << 10, gate: make(chan struct{}), entered: make(chan struct{})}
-	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{peer}, replicate.MaxInFlight(1))
+	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{peer}, replicate.WithMaxInFlight(1))
 	require.NoError(t, err)
 	defer rep.Close()
 	var open sync.Once

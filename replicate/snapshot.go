@@ -15,7 +15,7 @@ type Snapshot struct {
 }
 
 // NewSnapshot starts a snapshot replicator; Close stops it. Options: Every,
-// ForTier (refused if the interval exceeds the tier's RPO), and the options of
+// WithTier (refused if the interval exceeds the tier's RPO), and the options of
 // NewAsync.
 func NewSnapshot(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, opts ...Option) (*Snapshot, error) {
 	cfg := newConfig(opts)

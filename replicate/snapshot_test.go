@@ -29,7 +29,7 @@ func TestSnapshot_ShipsTheLatestOfEachKeyPerInterval(t *testing.T) {
 
 	const every = time.Hour
 	clock := xregion.NewManualClock(time.Now())
-	rep, err := replicate.NewSnapshot(a.store, a.clock, []xregion.Store{b.remote}, replicate.Every(every),
+	rep, err := replicate.NewSnapshot(a.store, a.clock, []xregion.Store{b.remote}, replicate.WithEvery(every),
 		replicate.WithTimers(clock))
 	require.NoError(t, err)
 	defer rep.Close()

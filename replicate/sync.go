@@ -64,7 +64,7 @@ var errDegraded = errors.New("degraded to asynchronous")
 // Sync replicates a region synchronously (Tier 1, RPO 0): a write is stamped,
 // committed in the local store and staged in the peers concurrently, and
 // acknowledged only when the local store and the required peers (all, or
-// Quorum k) hold it. Concurrent writers share round trips: each peer gets
+// WithQuorum(k)) hold it. Concurrent writers share round trips: each peer gets
 // one batch for all the writes waiting when it is free (group commit).
 //
 // Staging (xregion.Stager) makes a write durable in the peer in one round
@@ -92,8 +92,8 @@ type Sync struct {
 }
 
 // NewSync starts a synchronous replicator from local to peers; Close stops
-// it. Options: ForTier (only Tier1's RPO 0 needs Strict), WithPolicy,
-// Quorum, DegradeAfter, MaxInFlight, BatchSize, WithMetrics, and the
+// it. Options: WithTier (only Tier1's RPO 0 needs Strict), WithPolicy,
+// WithQuorum, WithDegradeAfter, WithMaxInFlight, WithBatchSize, WithMetrics, and the
 // shipping options of NewAsync.
 func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, opts ...Option) (*Sync, error) {
 	cfg := newConfig(opts)
@@ -109,7 +109,7 @@ func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, o
 			Reason: fmt.Sprintf("%d of %d peers; want 1 to %d", cfg.quorum, len(peers), len(peers))})
 	case cfg.degradeAfter <= 0 || cfg.maxInFlight < 1:
 		return nil, fmt.Errorf("new sync replicator: %w", &xregion.InvalidError{What: "options",
-			Reason: "DegradeAfter must be positive and MaxInFlight at least 1"})
+			Reason: "WithDegradeAfter must be positive and WithMaxInFlight at least 1"})
 	}
 	for _, p := range peers {
 		if _, ok := p.(xregion.Stager); !ok {
@@ -147,7 +147,7 @@ func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, o
 // writes again is safe.
 //
 // Under Strict, a write not acknowledged by ctx's deadline fails. Under
-// Degrade, a peer silent for DegradeAfter stops counting, and the write is
+// Degrade, a peer silent for WithDegradeAfter stops counting, and the write is
 // acknowledged by the others (or by the local store alone); a guardrail
 // then delays or refuses writes while the RPO is over the tier's target.
 func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
@@ -229,7 +229,7 @@ var errWithdrawn = errors.New("withdrawn from its stage: the local commit failed
 // stages of the peers it was sent to, so that no failover makes it visible
 // there, and says in se what each may hold now: a peer that cannot be
 // reached to withdraw it leaves its outcome unknown. It waits up to
-// Heartbeat, even past ctx's end.
+// WithHeartbeat, even past ctx's end.
 func (s *Sync) withdraw(ctx context.Context, ws []xregion.Write, sent []bool, se *SyncError) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.heartbeat)
 	defer cancel()

@@ -88,7 +88,7 @@ func TestSync_StrictKeepsEveryAcknowledgedWrite(t *testing.T) {
 	ns := pgNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
 	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote},
-		replicate.ForTier(replicate.Tier1), replicate.Heartbeat(200*time.Millisecond))
+		replicate.WithTier(replicate.Tier1), replicate.WithHeartbeat(200*time.Millisecond))
 	require.NoError(t, err)
 
 	stop := make(chan struct{})
@@ -137,9 +137,9 @@ func TestSync_DegradeReportsTheRPOItLoses(t *testing.T) {
 	a, b := ns[0], ns[1]
 	var alerts sync.Map
 	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote},
-		replicate.WithPolicy(replicate.Degrade), replicate.DegradeAfter(300*time.Millisecond),
-		replicate.Heartbeat(100*time.Millisecond),
-		replicate.OnAlert(func(al replicate.Alert) { alerts.Store(al.Kind, al) }))
+		replicate.WithPolicy(replicate.Degrade), replicate.WithDegradeAfter(300*time.Millisecond),
+		replicate.WithHeartbeat(100*time.Millisecond),
+		replicate.WithAlerts(func(al replicate.Alert) { alerts.Store(al.Kind, al) }))
 	require.NoError(t, err)
 	defer rep.Close()
 
@@ -200,7 +200,7 @@ func TestSync_DegradeReportsTheRPOItLoses(t *testing.T) {
 func TestSync_Quorum(t *testing.T) {
 	ns := pgNodes(t, "a", "b", "c")
 	a, b, c := ns[0], ns[1], ns[2]
-	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote, c.remote}, replicate.Quorum(1))
+	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote, c.remote}, replicate.WithQuorum(1))
 	require.NoError(t, err)
 	defer rep.Close()
 	c.pg.Proxy.Blackhole()
@@ -228,11 +228,11 @@ func TestNewSync_Invalid(t *testing.T) {
 	ns := memNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
 	for name, opts := range map[string][]replicate.Option{
-		"quorum too big":    {replicate.Quorum(2)},
-		"no degrade wait":   {replicate.WithPolicy(replicate.Degrade), replicate.DegradeAfter(0)},
+		"quorum too big":    {replicate.WithQuorum(2)},
+		"no degrade wait":   {replicate.WithPolicy(replicate.Degrade), replicate.WithDegradeAfter(0)},
 		"guardrail no tier": {replicate.WithGuardrail(replicate.Guardrail{Reject: true})},
-		"no peer slot":      {replicate.MaxInFlight(0)},
-		"no local slot":     {replicate.LocalInFlight(0)},
+		"no peer slot":      {replicate.WithMaxInFlight(0)},
+		"no local slot":     {replicate.WithLocalInFlight(0)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.store}, opts...)
@@ -249,15 +249,15 @@ func TestTiers_RefuseWhatTheyCannotMeet(t *testing.T) {
 	peers := []xregion.Store{b.store}
 	for name, build := range map[string]func() error{
 		"tier1 async": func() error {
-			_, err := replicate.NewAsync(a.store, a.clock, peers, replicate.ForTier(replicate.Tier1))
+			_, err := replicate.NewAsync(a.store, a.clock, peers, replicate.WithTier(replicate.Tier1))
 			return err
 		},
 		"tier1 degrade": func() error {
-			_, err := replicate.NewSync(a.store, a.clock, peers, replicate.ForTier(replicate.Tier1), replicate.WithPolicy(replicate.Degrade))
+			_, err := replicate.NewSync(a.store, a.clock, peers, replicate.WithTier(replicate.Tier1), replicate.WithPolicy(replicate.Degrade))
 			return err
 		},
 		"tier3 snapshot every 2h": func() error {
-			_, err := replicate.NewSnapshot(a.store, a.clock, peers, replicate.ForTier(replicate.Tier3), replicate.Every(2*time.Hour))
+			_, err := replicate.NewSnapshot(a.store, a.clock, peers, replicate.WithTier(replicate.Tier3), replicate.WithEvery(2*time.Hour))
 			return err
 		},
 	} {
@@ -270,7 +270,7 @@ func TestTiers_RefuseWhatTheyCannotMeet(t *testing.T) {
 			require.Contains(t, err.Error(), "cannot meet its RPO")
 		})
 	}
-	s, err := replicate.NewSnapshot(a.store, a.clock, peers, replicate.ForTier(replicate.Tier3), replicate.Every(time.Hour))
+	s, err := replicate.NewSnapshot(a.store, a.clock, peers, replicate.WithTier(replicate.Tier3), replicate.WithEvery(time.Hour))
 	require.NoError(t, err, "an hourly snapshot meets Tier 3")
 	require.NoError(t, s.Close())
 }
@@ -282,9 +282,9 @@ func TestSync_GuardrailRejects(t *testing.T) {
 	ns := pgNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
 	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote},
-		replicate.WithPolicy(replicate.Degrade), replicate.DegradeAfter(100*time.Millisecond),
-		replicate.Heartbeat(50*time.Millisecond),
-		replicate.ForTier(replicate.Tier{Name: "test", RPO: 200 * time.Millisecond, Strategy: replicate.StrategySync}),
+		replicate.WithPolicy(replicate.Degrade), replicate.WithDegradeAfter(100*time.Millisecond),
+		replicate.WithHeartbeat(50*time.Millisecond),
+		replicate.WithTier(replicate.Tier{Name: "test", RPO: 200 * time.Millisecond, Strategy: replicate.StrategySync}),
 		replicate.WithGuardrail(replicate.Guardrail{Reject: true}))
 	require.NoError(t, err)
 	defer rep.Close()

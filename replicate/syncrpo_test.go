@@ -66,8 +66,8 @@ func TestSync_LagFromTheStores(t *testing.T) {
 func TestSync_LagAfterRestart(t *testing.T) {
 	ns := pgNodes(t, "a", "b")
 	a, b := ns[0], ns[1]
-	opts := []replicate.Option{replicate.WithPolicy(replicate.Degrade), replicate.DegradeAfter(100 * time.Millisecond),
-		replicate.Heartbeat(100 * time.Millisecond)}
+	opts := []replicate.Option{replicate.WithPolicy(replicate.Degrade), replicate.WithDegradeAfter(100 * time.Millisecond),
+		replicate.WithHeartbeat(100 * time.Millisecond)}
 	rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{b.remote}, opts...)
 	require.NoError(t, err)
 	require.NoError(t, rep.Write(t.Context(), order("before", "v")))

@@ -65,7 +65,7 @@ type config struct {
 	dsn     string
 	backlog int           // writes committed while b is dark; 0 skips the drain
 	writers int           // concurrent writers
-	batch   int           // replicate.BatchSize
+	batch   int           // replicate.WithBatchSize
 	rate    int           // steady writes per second
 	steady  time.Duration // how long the steady load runs; 0 skips it
 	delay   time.Duration // one way, between a and b
@@ -101,7 +101,7 @@ func main() {
 	flag.StringVar(&cfg.dsn, "pg", regiontest.DSN(), "PostgreSQL server to create the regions' databases on (default: $XREGION_TEST_PG or the test server)")
 	flag.IntVar(&cfg.backlog, "backlog", 200_000, "writes committed in a while b is dark (0 skips the drain)")
 	flag.IntVar(&cfg.writers, "writers", 64, "concurrent writers: enough to offer -rate while each write waits a few ms for its commit (they share transactions)")
-	flag.IntVar(&cfg.batch, "batch", 5000, "most changes the shipper sends in one batch (replicate.BatchSize)")
+	flag.IntVar(&cfg.batch, "batch", 5000, "most changes the shipper sends in one batch (replicate.WithBatchSize)")
 	flag.IntVar(&cfg.rate, "rate", 5000, "steady load, writes per second")
 	flag.DurationVar(&cfg.steady, "steady", 20*time.Second, "how long the steady load runs (0 skips it)")
 	flag.DurationVar(&cfg.delay, "delay", 0, "one-way delay between the regions")
@@ -174,7 +174,7 @@ func (t *timed) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 
 func run(ctx context.Context, out io.Writer, cfg config) error {
 	// Writers share the local committer's transactions (replicate's
-	// LocalInFlight, 4), so a few connections beyond those serve everything.
+	// WithLocalInFlight, 4), so a few connections beyond those serve everything.
 	r, err := pgregions.Open(ctx, cfg.dsn, "xr_async_", 16)
 	if err != nil {
 		return err
@@ -210,7 +210,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		stores, clocks = append(stores, &timed{Store: st}), append(clocks, clock)
 	}
 	a, b, clock := stores[0], stores[1], clocks[0]
-	rep, err := replicate.NewAsync(a, clock, []xregion.Store{b}, replicate.ForTier(replicate.Tier2), replicate.BatchSize(cfg.batch))
+	rep, err := replicate.NewAsync(a, clock, []xregion.Store{b}, replicate.WithTier(replicate.Tier2), replicate.WithBatchSize(cfg.batch))
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,7 @@ func main() {
 	flag.StringVar(&delays, "delays", "0ms,5ms,20ms", "one-way delays between the regions, comma-separated")
 	flag.StringVar(&writers, "writers", "1,16", "numbers of concurrent writers, comma-separated")
 	flag.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each row measures")
-	flag.IntVar(&cfg.inFlight, "inflight", replicate.DefaultMaxInFlight, "sync: batches in flight to b at a time (replicate.MaxInFlight)")
+	flag.IntVar(&cfg.inFlight, "inflight", replicate.DefaultMaxInFlight, "sync: batches in flight to b at a time (replicate.WithMaxInFlight)")
 	flag.StringVar(&modes, "modes", "local,async,sync", "modes to measure, comma-separated")
 	flag.BoolVar(&cfg.json, "json", false, "print one JSON object per row instead of the table")
 	flag.StringVar(&cfg.profile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -333,14 +333,14 @@ func (b *bench) start(mode string) (op func(ctx context.Context, key string) err
 			return err
 		}, nil, func() {}, nil
 	case "async":
-		rep, err := replicate.NewAsync(a, b.clock, []xregion.Store{peer}, replicate.ForTier(replicate.Tier2))
+		rep, err := replicate.NewAsync(a, b.clock, []xregion.Store{peer}, replicate.WithTier(replicate.Tier2))
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		return func(ctx context.Context, key string) error { return rep.Write(ctx, rec(key)) }, rep, func() { rep.Close() }, nil
 	default:
-		rep, err := replicate.NewSync(a, b.clock, []xregion.Store{peer}, replicate.ForTier(replicate.Tier1),
-			replicate.MaxInFlight(b.cfg.inFlight))
+		rep, err := replicate.NewSync(a, b.clock, []xregion.Store{peer}, replicate.WithTier(replicate.Tier1),
+			replicate.WithMaxInFlight(b.cfg.inFlight))
 		if err != nil {
 			return nil, nil, nil, err
 		}

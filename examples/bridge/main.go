@@ -96,7 +96,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	m := bridge.NewMetrics() // register it with your Prometheus registry
 	b, err := bridge.New(cfg.from, cfg.to, cfg.group, []string{cfg.topic},
-		bridge.WithMetrics(m), bridge.LagInterval(cfg.every))
+		bridge.WithMetrics(m), bridge.WithLagInterval(cfg.every))
 	if err != nil {
 		return err
 	}

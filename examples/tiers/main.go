@@ -113,12 +113,12 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	}
 	defer r.close()
 
-	pay, err := replicate.NewSync(r.payA, r.clock, []xregion.Store{r.payB}, replicate.ForTier(replicate.Tier1))
+	pay, err := replicate.NewSync(r.payA, r.clock, []xregion.Store{r.payB}, replicate.WithTier(replicate.Tier1))
 	if err != nil {
 		return err
 	}
 	defer pay.Close()
-	inv, err := replicate.NewAsync(r.invA, r.clock, []xregion.Store{r.invB}, replicate.ForTier(replicate.Tier2))
+	inv, err := replicate.NewAsync(r.invA, r.clock, []xregion.Store{r.invB}, replicate.WithTier(replicate.Tier2))
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func newAsyncNodes(t *testing.T, n int, define func(st *pgstore.Store, nd *node)
 			}
 		}
 		a, err := replicate.NewAsync(nd.store, nd.clock, peers,
-			replicate.PollInterval(5*time.Millisecond), replicate.Heartbeat(50*time.Millisecond), replicate.MaxBackoff(50*time.Millisecond))
+			replicate.WithPollInterval(5*time.Millisecond), replicate.WithHeartbeat(50*time.Millisecond), replicate.WithMaxBackoff(50*time.Millisecond))
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, a.Close()) })
 	}
