@@ -176,6 +176,26 @@ func hopsContain(list []byte, name string) bool {
 	return false
 }
 
+// cleanHops returns a hop list that came with a message without its empty
+// names (a producer's own header, or a damaged one), so that what the
+// bridge writes reads back; nil when no name is left.
+func cleanHops(list []byte) []byte {
+	if len(list) > 0 && list[0] != ',' && list[len(list)-1] != ',' && !bytes.Contains(list, []byte(",,")) {
+		return list
+	}
+	var out []byte
+	for name := range bytes.SplitSeq(list, []byte{','}) {
+		if len(name) == 0 {
+			continue
+		}
+		if out != nil {
+			out = append(out, ',')
+		}
+		out = append(out, name...)
+	}
+	return out
+}
+
 func corrupt(format string, args ...any) error {
 	return &xregion.CorruptError{What: "bridge provenance", Reason: fmt.Sprintf(format, args...)}
 }

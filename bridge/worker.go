@@ -402,14 +402,14 @@ type provenance struct {
 // splitHeaders appends to dst the headers of a source message that the
 // bridge carries over, the source's own, and returns them with the
 // provenance the others held. The bridge's own are dropped: it writes them
-// afresh.
+// afresh, from a hop list without empty names.
 func splitHeaders(hs []kafka.Header, idKey string, dst []header) ([]header, provenance) {
 	var p provenance
 	for _, h := range hs {
 		if strings.HasPrefix(h.Key, headerPrefix) {
 			switch h.Key {
 			case HeaderHops:
-				p.hops = h.Value
+				p.hops = cleanHops(h.Value)
 				continue
 			case HeaderID:
 				p.id = h.Value
