@@ -84,6 +84,22 @@ func (c *Clock) Now() Timestamp {
 	return c.mu.last
 }
 
+// Stamp returns the Version of a write made now in region, after base, the
+// version its writer read (zero for a blind write): base is folded into the
+// clock first (Update), so that the write is stamped after what it read and
+// supersedes it. It fails, with a *ClockOffsetError, when base is further
+// ahead of the local wall clock than MaxOffset: a write cannot follow what
+// it read then without dragging the clock into the future; retry once the
+// wall clock has caught up.
+func (c *Clock) Stamp(region Region, base Version) (Version, error) {
+	if !base.IsZero() {
+		if err := c.Update(base.Time); err != nil {
+			return Version{}, err
+		}
+	}
+	return Version{Time: c.Now(), Region: region}, nil
+}
+
 // Update folds a timestamp observed from another region into the clock, so
 // that every later Now is after it. It refuses, leaving the clock unchanged,
 // a timestamp more than MaxOffset ahead of the local wall clock: accepting it

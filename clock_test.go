@@ -112,3 +112,28 @@ func TestNewClock_Invalid(t *testing.T) {
 	require.ErrorIs(t, err, xregion.ErrInvalid)
 	require.Contains(t, err.Error(), "maximum offset")
 }
+
+func TestClock_Stamp(t *testing.T) {
+	wall := xregion.NewManualClock(time.Unix(1_000, 0))
+	c, err := xregion.NewClock(wall)
+	require.NoError(t, err)
+
+	blind, err := c.Stamp("a", xregion.Version{})
+	require.NoError(t, err)
+	require.Equal(t, xregion.Region("a"), blind.Region)
+	require.Equal(t, wall.Now().UnixNano(), blind.Time.WallTime)
+
+	// The writer read a version from a region whose clock is ahead, within
+	// the maximum offset: the write is stamped after it.
+	read := xregion.Version{Time: xregion.Timestamp{WallTime: wall.Now().Add(100 * time.Millisecond).UnixNano()}, Region: "b"}
+	v, err := c.Stamp("a", read)
+	require.NoError(t, err)
+	require.True(t, read.Less(v), "stamped after what it read")
+
+	// Beyond it: refused, and the clock is not dragged along.
+	far := xregion.Version{Time: xregion.Timestamp{WallTime: wall.Now().Add(time.Hour).UnixNano()}, Region: "b"}
+	_, err = c.Stamp("a", far)
+	var oe *xregion.ClockOffsetError
+	require.ErrorAs(t, err, &oe)
+	require.True(t, c.Now().Less(far.Time))
+}

@@ -34,17 +34,11 @@ func Write(clock *xregion.Clock, region xregion.Region, key string, base xregion
 	if clock == nil {
 		return xregion.Record{}, invalid("crdt write of "+quote(key), "nil clock")
 	}
-	if !base.IsZero() {
-		if err := clock.Update(base.Time); err != nil {
-			return xregion.Record{}, fmt.Errorf("crdt: write %s: base %s: %w", quote(key), base, err)
-		}
+	v, err := clock.Stamp(region, base)
+	if err != nil {
+		return xregion.Record{}, fmt.Errorf("crdt: write %s: base %s: %w", quote(key), base, err)
 	}
-	rec := xregion.Record{
-		Key:     key,
-		Value:   value,
-		Version: xregion.Version{Time: clock.Now(), Region: region},
-		Base:    base,
-	}
+	rec := xregion.Record{Key: key, Value: value, Version: v, Base: base}
 	if err := rec.Validate(); err != nil {
 		return xregion.Record{}, fmt.Errorf("crdt: write: %w", err)
 	}

@@ -21,7 +21,7 @@
 //	if home, ok := partition.HomeOf(err); ok {
 //		// not ours: send the write to home
 //	}
-//	rec.Version = xregion.Version{Time: clock.Now(), Region: router.Region()}
+//	rec.Version, err = clock.Stamp(router.Region(), rec.Base)
 //	res, err := store.Apply(ctx, xregion.Batch{Writes: []xregion.Write{{Table: "accounts", Record: rec}}})
 //
 // # Choosing a strategy

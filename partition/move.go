@@ -239,10 +239,11 @@ func (r *Router) grant(ctx context.Context, grants []Ownership, bases []xregion.
 	for i := range grants {
 		// The new record must be stamped after the one it replaces, which
 		// may come from a region whose clock is ahead.
-		if err := r.clock.Update(bases[i].Time); err != nil {
+		v, err := r.clock.Stamp(r.region, bases[i])
+		if err != nil {
 			return nil, fmt.Errorf("stamp ownership of partition %d: %w", grants[i].Partition, err)
 		}
-		grants[i].Version = xregion.Version{Time: r.clock.Now(), Region: r.region}
+		grants[i].Version = v
 		b.Writes[i] = xregion.Write{Table: r.cfg.table, Record: xregion.Record{
 			Key:     OwnershipKey(grants[i].Partition),
 			Value:   encodeOwnership(grants[i], r.parts.N()),

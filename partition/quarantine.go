@@ -96,10 +96,11 @@ func (r *Router) Reassert(ctx context.Context, table string, keys ...string) (in
 	for chunk := range slices.Chunk(recs, reassertBatch) {
 		b := xregion.Batch{Writes: make([]xregion.Write, len(chunk))}
 		for i, rec := range chunk {
-			if err := r.clock.Update(rec.Base.Time); err != nil {
+			v, err := r.clock.Stamp(r.region, rec.Base)
+			if err != nil {
 				return written, fmt.Errorf("reassert %s %s: %w", table, quote(rec.Key), err)
 			}
-			rec.Version = xregion.Version{Time: r.clock.Now(), Region: r.region}
+			rec.Version = v
 			b.Writes[i] = xregion.Write{Table: table, Record: rec}
 		}
 		res, err := r.store.Apply(ctx, b)

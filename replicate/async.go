@@ -106,7 +106,9 @@ func (a *Async) Write(ctx context.Context, ws ...xregion.Write) error {
 	if err := a.rpo.admit(ctx); err != nil {
 		return err
 	}
-	stamp(a.clock, a.local.Region(), ws)
+	if err := stamp(a.clock, a.local.Region(), ws); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
 	if err := (xregion.Batch{Writes: ws}).Validate(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
@@ -126,18 +128,21 @@ func (a *Async) Write(ctx context.Context, ws ...xregion.Write) error {
 	return nil
 }
 
-// stamp gives each record without a Version one from clock, after its Base.
-func stamp(clock *xregion.Clock, region xregion.Region, ws []xregion.Write) {
+// stamp gives each record without a Version one from clock, after its Base
+// (see xregion.Clock.Stamp).
+func stamp(clock *xregion.Clock, region xregion.Region, ws []xregion.Write) error {
 	for i := range ws {
 		r := &ws[i].Record
 		if !r.Version.IsZero() {
 			continue
 		}
-		if !r.Base.IsZero() {
-			clock.Update(r.Base.Time) // a version must follow the base it read
+		v, err := clock.Stamp(region, r.Base)
+		if err != nil {
+			return fmt.Errorf("stamp %s %q: %w", ws[i].Table, r.Key, err)
 		}
-		r.Version = xregion.Version{Time: clock.Now(), Region: region}
+		r.Version = v
 	}
+	return nil
 }
 
 // Notify tells the shippers that the local changelog has grown, so they

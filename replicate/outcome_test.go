@@ -3,6 +3,7 @@ package replicate_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -85,4 +86,19 @@ func requireNothingStaged(t *testing.T, peer xregion.Store, w xregion.Write, err
 	_, gerr := peer.Get(t.Context(), w.Table, w.Record.Key)
 	require.ErrorIs(t, gerr, xregion.ErrNotFound, "a failover at the peer does not make it visible")
 	require.NotErrorIs(t, err, xregion.ErrOutcomeUnknown, "the failure is certain")
+}
+
+// A write whose base is further ahead than the clock may follow is refused
+// for what it is, a clock offset, not stamped before what it read.
+func TestAsync_WriteAfterAFutureBase(t *testing.T) {
+	ns := memNodes(t, "a", "b")
+	a, b := ns[0], ns[1]
+	rep, err := replicate.NewAsync(a.store, a.clock, []xregion.Store{b.store})
+	require.NoError(t, err)
+	defer rep.Close()
+	future := xregion.Version{Time: xregion.Timestamp{WallTime: time.Now().Add(time.Hour).UnixNano()}, Region: "b"}
+	w := order("k", "v")
+	w.Record.Base = future
+	err = rep.Write(t.Context(), w)
+	require.ErrorIs(t, err, xregion.ErrClockOffset)
 }

@@ -155,7 +155,9 @@ func (s *Sync) Write(ctx context.Context, ws ...xregion.Write) error {
 		return err
 	}
 	start := s.cfg.clock.Now()
-	stamp(s.clock, s.local.Region(), ws)
+	if err := stamp(s.clock, s.local.Region(), ws); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
 	if err := (xregion.Batch{Writes: ws}).Validate(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}

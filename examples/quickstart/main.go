@@ -56,9 +56,12 @@ func (r *region) write(ctx context.Context, key, value string) error {
 	case !errors.Is(err, xregion.ErrNotFound):
 		return err
 	}
-	rec := xregion.Record{Key: key, Value: []byte(value), Base: base,
-		Version: xregion.Version{Time: r.clock.Now(), Region: r.store.Region()}}
-	_, err := r.store.Apply(ctx, xregion.Batch{Writes: []xregion.Write{{Table: "customers", Record: rec}}})
+	v, err := r.clock.Stamp(r.store.Region(), base)
+	if err != nil {
+		return err
+	}
+	rec := xregion.Record{Key: key, Value: []byte(value), Base: base, Version: v}
+	_, err = r.store.Apply(ctx, xregion.Batch{Writes: []xregion.Write{{Table: "customers", Record: rec}}})
 	return err
 }
 
