@@ -58,7 +58,9 @@ func (r *exampleRegion) write(ctx context.Context, key, value string) (xregion.R
 	if err != nil {
 		return rec, err
 	}
-	rec.Version = xregion.Version{Time: r.clock.Now(), Region: r.store.Region()}
+	if rec.Version, err = r.clock.Stamp(r.store.Region(), rec.Base); err != nil {
+		return rec, err
+	}
 	_, err = r.store.Apply(ctx, xregion.Batch{Writes: []xregion.Write{{Table: "accounts", Record: rec}}})
 	return rec, err
 }

@@ -328,8 +328,12 @@ func (b *bench) start(mode string) (op func(ctx context.Context, key string) err
 	case "local":
 		return func(ctx context.Context, key string) error {
 			w := rec(key)
-			w.Record.Version = xregion.Version{Time: b.clock.Now(), Region: a.Region()}
-			_, err := a.Apply(ctx, xregion.Batch{Writes: []xregion.Write{w}})
+			v, err := b.clock.Stamp(a.Region(), xregion.Version{})
+			if err != nil {
+				return err
+			}
+			w.Record.Version = v
+			_, err = a.Apply(ctx, xregion.Batch{Writes: []xregion.Write{w}})
 			return err
 		}, nil, func() {}, nil
 	case "async":

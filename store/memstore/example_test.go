@@ -32,11 +32,11 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	write := xregion.Record{
-		Key:     "order-1",
-		Value:   []byte("paid"),
-		Version: xregion.Version{Time: clock.Now(), Region: s.Region()},
+	v, err := clock.Stamp(s.Region(), xregion.Version{}) // a blind write: it read nothing
+	if err != nil {
+		log.Fatal(err)
 	}
+	write := xregion.Record{Key: "order-1", Value: []byte("paid"), Version: v}
 	res, err := s.Apply(ctx, xregion.Batch{Writes: []xregion.Write{{Table: "orders", Record: write}}})
 	if err != nil {
 		log.Fatal(err)
