@@ -12,6 +12,7 @@ import (
 	"github.com/xregion/xregion/crdt"
 	"github.com/xregion/xregion/lww"
 	"github.com/xregion/xregion/partition"
+	"github.com/xregion/xregion/replicate"
 	"github.com/xregion/xregion/store/memstore"
 )
 
@@ -233,8 +234,8 @@ func Example_crdt() {
 	}
 	addToCart(e, "book")
 	addToCart(w, "lamp")
-	_ = shipAll(ctx, e, w)
-	_ = shipAll(ctx, w, e)
+	_, _ = replicate.Ship(ctx, e.store, w.store)
+	_, _ = replicate.Ship(ctx, w.store, e.store)
 	for _, r := range []*exampleRegion{e, w} {
 		rec, _ := r.store.Get(ctx, "carts", "cart/42")
 		cart, _ := crdt.DecodeAs[crdt.ORSet](rec.Value)
@@ -265,8 +266,8 @@ func Example_lastWriteWins() {
 			Version: xregion.Version{Time: x.r.clock.Now(), Region: x.r.name}}
 		_, _ = x.r.store.Apply(ctx, xregion.Batch{Writes: []xregion.Write{{Table: "profiles", Record: wr}}})
 	}
-	_ = shipAll(ctx, e, w)
-	_ = shipAll(ctx, w, e)
+	_, _ = replicate.Ship(ctx, e.store, w.store)
+	_, _ = replicate.Ship(ctx, w.store, e.store)
 	for _, r := range []*exampleRegion{e, w} {
 		rec, _ := r.store.Get(ctx, "profiles", "customer/42")
 		lost, _ := r.store.LostUpdates(ctx, 0, 10)
@@ -337,7 +338,7 @@ func Example_singleWriter() {
 		_, err = r.store.Apply(ctx, xregion.Batch{Writes: []xregion.Write{{Table: "flights", Record: rec}}})
 		return err
 	}
-	_ = shipAll(ctx, regions[0], regions[1])
+	_, _ = replicate.Ship(ctx, regions[0].store, regions[1].store)
 	fmt.Println("us-east-1 sells:", sell(regions[0]))
 	err := sell(regions[1])
 	home, _ := partition.HomeOf(err)
@@ -368,27 +369,4 @@ func newExampleRegion(name xregion.Region) *exampleRegion {
 		panic(err)
 	}
 	return &exampleRegion{name: name, store: store, wall: wall, clock: clock}
-}
-
-// shipAll copies the changes from originated to to: the asynchronous
-// replicator in miniature.
-func shipAll(ctx context.Context, from, to *exampleRegion) error {
-	after, err := to.store.Watermark(ctx, from.name)
-	if err != nil {
-		return err
-	}
-	for {
-		changes, err := from.store.Changes(ctx, xregion.ChangeQuery{After: after, Origin: from.name, Limit: 100})
-		if err != nil || len(changes) == 0 {
-			return err
-		}
-		b := xregion.Batch{From: from.name, After: after, Through: changes[len(changes)-1].Pos}
-		for _, c := range changes {
-			b.Writes = append(b.Writes, xregion.Write{Table: c.Table, Record: c.Record})
-		}
-		if _, err := to.store.Apply(ctx, b); err != nil {
-			return err
-		}
-		after = b.Through
-	}
 }

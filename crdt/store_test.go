@@ -13,6 +13,7 @@ import (
 
 	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/crdt"
+	"github.com/xregion/xregion/replicate"
 	"github.com/xregion/xregion/store/memstore"
 )
 
@@ -77,27 +78,11 @@ func (r *region) write(t testing.TB, table, key string, base xregion.Version, de
 	}
 }
 
-// ship copies the changes from originated to to, from to's watermark: the
-// asynchronous replicator in miniature.
+// ship copies the changes from originated to to (replicate.Ship).
 func ship(t testing.TB, from, to *region) {
 	t.Helper()
-	ctx := context.Background()
-	after, err := to.store.Watermark(ctx, from.name)
+	_, err := replicate.Ship(context.Background(), from.store, to.store)
 	require.NoError(t, err)
-	for {
-		changes, err := from.store.Changes(ctx, xregion.ChangeQuery{After: after, Origin: from.name, Limit: 100})
-		require.NoError(t, err)
-		if len(changes) == 0 {
-			return
-		}
-		b := xregion.Batch{From: from.name, After: after, Through: changes[len(changes)-1].Pos}
-		for _, c := range changes {
-			b.Writes = append(b.Writes, xregion.Write{Table: c.Table, Record: c.Record})
-		}
-		_, err = to.store.Apply(ctx, b)
-		require.NoError(t, err)
-		after = b.Through
-	}
 }
 
 // TestResolver_stores: three regions on the embedded store, with clocks up

@@ -9,6 +9,7 @@ import (
 	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/lww"
 	"github.com/xregion/xregion/partition"
+	"github.com/xregion/xregion/replicate"
 	"github.com/xregion/xregion/store/memstore"
 )
 
@@ -65,28 +66,6 @@ func (r *exampleRegion) write(ctx context.Context, key, value string) (xregion.R
 	return rec, err
 }
 
-// ship copies the changes from made to to: the replicator in miniature.
-func ship(ctx context.Context, from, to xregion.Store) error {
-	after, err := to.Watermark(ctx, from.Region())
-	if err != nil {
-		return err
-	}
-	for {
-		changes, err := from.Changes(ctx, xregion.ChangeQuery{After: after, Origin: from.Region(), Limit: 100})
-		if err != nil || len(changes) == 0 {
-			return err
-		}
-		b := xregion.Batch{From: from.Region(), After: after, Through: changes[len(changes)-1].Pos}
-		for _, c := range changes {
-			b.Writes = append(b.Writes, xregion.Write{Table: c.Table, Record: c.Record})
-		}
-		if _, err := to.Apply(ctx, b); err != nil {
-			return err
-		}
-		after = b.Through
-	}
-}
-
 // Example shows a single-writer table across two regions: the ownership map
 // routes each customer's writes to one home; after a failover, a write the
 // old home made under the old epoch is quarantined, not applied.
@@ -97,13 +76,13 @@ func Example() {
 
 	// Every partition starts in us-east-1.
 	east.router.Bootstrap(ctx, func(int) xregion.Region { return "us-east-1" })
-	ship(ctx, east.store, west.store)
+	replicate.Ship(ctx, east.store, west.store)
 
 	route := west.router.Route("customer-42")
 	fmt.Printf("customer-42: partition %d, home %s, epoch %d\n", route.Partition, route.Home, route.Epoch)
 
 	east.write(ctx, "customer-42", "balance=100")
-	ship(ctx, east.store, west.store)
+	replicate.Ship(ctx, east.store, west.store)
 	_, err := west.write(ctx, "customer-42", "balance=90")
 	home, _ := partition.HomeOf(err)
 	fmt.Println("write in eu-west-1 refused; send it to", home)
@@ -116,7 +95,7 @@ func Example() {
 
 	// us-east-1 was not gone after all: it took a write before it heard.
 	east.write(ctx, "customer-42", "balance=50")
-	ship(ctx, east.store, west.store)
+	replicate.Ship(ctx, east.store, west.store)
 
 	rec, _ := west.store.Get(ctx, "accounts", "customer-42")
 	fmt.Printf("eu-west-1 holds %s (epoch %d)\n", rec.Value, rec.Epoch)
@@ -147,7 +126,7 @@ func ExampleRouter_Handover() {
 	defer stop()
 	go func() {
 		for shipping.Err() == nil {
-			ship(shipping, east.store, west.store)
+			replicate.Ship(shipping, east.store, west.store)
 			time.Sleep(time.Millisecond)
 		}
 	}()
@@ -176,12 +155,12 @@ func ExampleRouter_Check() {
 	east, _ := newExampleRegion(ctx, "us-east-1")
 	west, _ := newExampleRegion(ctx, "eu-west-1")
 	east.router.Bootstrap(ctx, func(int) xregion.Region { return "us-east-1" })
-	ship(ctx, east.store, west.store)
+	replicate.Ship(ctx, east.store, west.store)
 
 	stamped, _ := east.router.Stamp(xregion.Record{Key: "customer-42"})
 	p := east.router.Partition("customer-42")
 	west.router.Failover(ctx, []int{p}, partition.Approval{By: "alice"}, partition.Approval{By: "bob"})
-	ship(ctx, west.store, east.store)
+	replicate.Ship(ctx, west.store, east.store)
 
 	err := east.router.Check(stamped)
 	var stale *partition.StaleEpochError

@@ -11,6 +11,7 @@ import (
 	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/internal/splitbrain"
 	"github.com/xregion/xregion/partition"
+	"github.com/xregion/xregion/replicate"
 )
 
 var approvals = []partition.Approval{{By: "alice"}, {By: "bob"}}
@@ -80,7 +81,7 @@ func TestRouter_Handover(t *testing.T) {
 	for _, k := range keys[:6] {
 		b.mustWrite(ctx, t, k, "b1")
 	}
-	_, err = splitbrain.Ship(ctx, b.store, c.store) // c gets epoch 2 before the grant
+	_, err = replicate.Ship(ctx, b.store, c.store) // c gets epoch 2 before the grant
 	require.NoError(t, err)
 	require.NoError(t, exchange(ctx, a, b, c))
 
@@ -133,7 +134,7 @@ func handover(ctx context.Context, t testing.TB, a, b *region, partitions []int)
 			require.NoError(t, r.err)
 			return r.grants
 		case <-time.After(time.Millisecond):
-			_, err := splitbrain.Ship(ctx, a.store, b.store)
+			_, err := replicate.Ship(ctx, a.store, b.store)
 			require.NoError(t, err)
 		}
 	}

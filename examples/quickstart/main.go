@@ -17,6 +17,7 @@ import (
 
 	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/lww"
+	"github.com/xregion/xregion/replicate"
 	"github.com/xregion/xregion/store/memstore"
 )
 
@@ -65,30 +66,6 @@ func (r *region) write(ctx context.Context, key, value string) error {
 	return err
 }
 
-// ship copies the writes from made in its own region to to, resuming from
-// to's watermark: the asynchronous replicator in miniature.
-func ship(ctx context.Context, from, to xregion.Store) (int, error) {
-	after, err := to.Watermark(ctx, from.Region())
-	if err != nil {
-		return 0, err
-	}
-	shipped := 0
-	for {
-		changes, err := from.Changes(ctx, xregion.ChangeQuery{After: after, Origin: from.Region(), Limit: 100})
-		if err != nil || len(changes) == 0 {
-			return shipped, err
-		}
-		b := xregion.Batch{From: from.Region(), After: after, Through: changes[len(changes)-1].Pos}
-		for _, c := range changes {
-			b.Writes = append(b.Writes, xregion.Write{Table: c.Table, Record: c.Record})
-		}
-		if _, err := to.Apply(ctx, b); err != nil {
-			return shipped, err
-		}
-		after, shipped = b.Through, shipped+len(changes)
-	}
-}
-
 func run(ctx context.Context, out io.Writer) error {
 	east, err := newRegion(ctx, "us-east-1")
 	if err != nil {
@@ -103,7 +80,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err := east.write(ctx, "customer/42", `{"email":"ada@example.com"}`); err != nil {
 		return err
 	}
-	if _, err := ship(ctx, east.store, west.store); err != nil {
+	if _, err := replicate.Ship(ctx, east.store, west.store); err != nil {
 		return err
 	}
 
@@ -117,7 +94,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 	fmt.Fprintln(out, "The link heals and the regions exchange changelogs.")
 	for _, pair := range [][2]*region{{east, west}, {west, east}} {
-		n, err := ship(ctx, pair[0].store, pair[1].store)
+		n, err := replicate.Ship(ctx, pair[0].store, pair[1].store)
 		if err != nil {
 			return err
 		}

@@ -10,37 +10,8 @@ import (
 	"time"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/replicate"
 )
-
-// shipBatch is how many changes one Apply carries.
-const shipBatch = 100
-
-// Ship copies the changes made in from (its own writes, not those it
-// received) to to, from to's watermark on, in batches that move the
-// watermark in the same transaction: the asynchronous replicator in
-// miniature. It returns how many changes it shipped. Changes that a
-// transaction still open hides from Store.Changes are left for a later call.
-func Ship(ctx context.Context, from, to xregion.Store) (int, error) {
-	after, err := to.Watermark(ctx, from.Region())
-	if err != nil {
-		return 0, fmt.Errorf("ship %s to %s: %w", from.Region(), to.Region(), err)
-	}
-	shipped := 0
-	for {
-		changes, err := from.Changes(ctx, xregion.ChangeQuery{After: after, Origin: from.Region(), Limit: shipBatch})
-		if err != nil || len(changes) == 0 {
-			return shipped, err
-		}
-		b := xregion.Batch{From: from.Region(), After: after, Through: changes[len(changes)-1].Pos}
-		for _, c := range changes {
-			b.Writes = append(b.Writes, xregion.Write{Table: c.Table, Record: c.Record})
-		}
-		if _, err := to.Apply(ctx, b); err != nil {
-			return shipped, fmt.Errorf("ship %s to %s: %w", from.Region(), to.Region(), err)
-		}
-		after, shipped = b.Through, shipped+len(changes)
-	}
-}
 
 // Exchange ships between every ordered pair of stores until none lacks a
 // change another made. It is the end of a partition: everything each side
@@ -55,7 +26,7 @@ func Exchange(ctx context.Context, stores ...xregion.Store) error {
 				if from == to {
 					continue
 				}
-				if _, err := Ship(ctx, from, to); err != nil {
+				if _, err := replicate.Ship(ctx, from, to); err != nil {
 					return err
 				}
 				wm, err := to.Watermark(ctx, from.Region())

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xregion/xregion"
-	"github.com/xregion/xregion/internal/splitbrain"
 	"github.com/xregion/xregion/regiontest"
 	"github.com/xregion/xregion/replicate"
 	"github.com/xregion/xregion/store/pgstore"
@@ -27,7 +26,7 @@ type network interface {
 	heal(ctx context.Context, t testing.TB, check func(*node))
 }
 
-// handNetwork ships changelogs by hand (splitbrain.Ship): a partition is a
+// handNetwork ships changelogs by hand (replicate.Ship): a partition is a
 // time during which the test does not ship.
 type handNetwork struct{ nodes []*node }
 
@@ -45,7 +44,7 @@ func (h handNetwork) heal(ctx context.Context, t testing.TB, check func(*node)) 
 				if from == to {
 					continue
 				}
-				n, err := splitbrain.Ship(ctx, from.store, to.store)
+				n, err := replicate.Ship(ctx, from.store, to.store)
 				require.NoError(t, err)
 				shipped += n
 				check(to)
