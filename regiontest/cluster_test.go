@@ -232,3 +232,31 @@ func TestExample_RegionLoss(t *testing.T) {
 }
 
 func itoa(port uint16) string { return strconv.Itoa(int(port)) }
+
+// Open builds the same regions for a program, without a test: it reports
+// errors instead of failing one, and Close drops what it made.
+func TestOpen(t *testing.T) {
+	regiontest.Database(t) // skips, or fails under CI, where there is no PostgreSQL
+	ctx := t.Context()
+	c, err := regiontest.Open(ctx, regiontest.DSN(), regiontest.Regions("east", "west"), regiontest.PoolSize(2))
+	require.NoError(t, err)
+	east := c.Region("east")
+	require.NotNil(t, east)
+	require.Nil(t, c.Region("nowhere"), "a program's cluster answers nil, it has no test to fail")
+	var one int
+	require.NoError(t, east.Pool.QueryRow(ctx, "SELECT 1").Scan(&one), "through the proxy")
+	require.EqualValues(t, 2, east.Pool.Config().MaxConns)
+	brokers := east.KafkaBrokers()
+	require.NotEmpty(t, brokers)
+	dbs := []string{east.DBName, c.Region("west").DBName}
+	require.NoError(t, c.Close())
+	for _, db := range dbs {
+		require.False(t, databaseExists(t, db), "Close dropped %s", db)
+	}
+
+	_, err = regiontest.Open(ctx, "postgres://u:s3cret@127.0.0.1:1/postgres")
+	require.Error(t, err, "an unreachable server is an error")
+	require.NotContains(t, err.Error(), "s3cret")
+	_, err = regiontest.Open(ctx, regiontest.DSN(), regiontest.Regions())
+	require.ErrorContains(t, err, "no regions")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -70,8 +71,25 @@ func DSN() string {
 func Database(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	s := serverFromEnv()
-	name := s.createDatabase(t)
-	return openPool(t, s.poolConfig(t, name))
+	name, err := s.createDatabase(context.Background())
+	if err != nil {
+		s.failed(t, err)
+	}
+	t.Cleanup(func() {
+		if err := s.dropDatabase(name); err != nil {
+			t.Errorf("regiontest: %v", err)
+		}
+	})
+	cfg, err := s.poolConfig(name, MaxConns)
+	if err != nil {
+		t.Fatalf("regiontest: %v", err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("regiontest: open pool for database %s: %v", name, err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // server is the PostgreSQL server the tests use and what to do when it
@@ -88,21 +106,37 @@ func serverFromEnv() server {
 	return server{dsn: DSN(), required: ci || req}
 }
 
-// createDatabase creates a database, registers its drop with t.Cleanup and
-// returns its name. It skips or fails the test if the server cannot be
-// reached.
-func (s server) createDatabase(t testing.TB) string {
+// unreachableError is a server that could not be reached: a test skips
+// for it, unless PostgreSQL is required.
+type unreachableError struct{ err error }
+
+func (e *unreachableError) Error() string { return e.err.Error() }
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// failed ends the test for an error of Database or New: it skips for an
+// unreachable server unless one is required, and fails otherwise.
+func (s server) failed(t testing.TB, err error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	var ue *unreachableError
+	if !errors.As(err, &ue) {
+		t.Fatalf("regiontest: %s", oneLine(err))
+	}
+	msg := fmt.Sprintf("regiontest: cannot connect to PostgreSQL at %s (set %s to a server tests may use): %s",
+		Redact(s.dsn), envDSN, oneLine(ue.err))
+	if s.required {
+		t.Fatal(msg + "; failing instead of skipping because " + envCI + "=true or " + envRequire + "=1")
+	}
+	t.Skip(msg)
+}
+
+// createDatabase creates a database and returns its name. An error wraps
+// an *unreachableError if the server cannot be reached.
+func (s server) createDatabase(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
-	admin, err := s.connectAdmin(ctx, t)
+	admin, err := s.connectAdmin(ctx)
 	if err != nil {
-		msg := fmt.Sprintf("regiontest: cannot connect to PostgreSQL at %s (set %s to a server tests may use): %s",
-			Redact(s.dsn), envDSN, oneLine(err))
-		if s.required {
-			t.Fatal(msg + "; failing instead of skipping because " + envCI + "=true or " + envRequire + "=1")
-		}
-		t.Skip(msg)
+		return "", err
 	}
 	defer admin.Close(ctx)
 
@@ -110,73 +144,64 @@ func (s server) createDatabase(t testing.TB) string {
 	rand.Read(b[:])
 	name := dbPrefix + hex.EncodeToString(b[:])
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("regiontest: create database %s: %v", name, err)
+		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
-	t.Cleanup(func() { s.dropDatabase(t, name) })
-	return name
+	return name, nil
 }
 
-// dropDatabase drops a test database. FORCE (PostgreSQL 13 and later) ends
-// the sessions a test left behind, such as a query stranded by a Reset that
-// the server has not noticed yet. A database that cannot be dropped fails the
-// test, even if the server went away meanwhile: it is left behind.
-func (s server) dropDatabase(t testing.TB, name string) {
-	t.Helper()
+// dropDatabase drops a database createDatabase made. FORCE (PostgreSQL 13
+// and later) ends the sessions left behind, such as a query stranded by a
+// Reset that the server has not noticed yet. A database that cannot be
+// dropped is an error, even if the server went away meanwhile: it is left
+// behind.
+func (s server) dropDatabase(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
-	admin, err := s.connectAdmin(ctx, t)
+	admin, err := s.connectAdmin(ctx)
 	if err == nil {
 		defer admin.Close(ctx)
 		_, err = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	}
 	if err != nil {
-		t.Errorf("regiontest: drop database %s: %s", name, oneLine(err))
+		return fmt.Errorf("drop database %s: %s", name, oneLine(err))
 	}
+	return nil
 }
 
-// connectAdmin connects to the database named in the DSN.
-func (s server) connectAdmin(ctx context.Context, t testing.TB) (*pgx.Conn, error) {
-	t.Helper()
-	cfg := s.parse(t).ConnConfig
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = ConnectTimeout
-	}
-	return pgx.ConnectConfig(ctx, cfg)
-}
-
-// parse parses the DSN. One that does not parse fails the test: that is a
-// mistake to fix, not a server to wait for.
-func (s server) parse(t testing.TB) *pgxpool.Config {
-	t.Helper()
-	cfg, err := ParseDSN(s.dsn)
+// connectAdmin connects to the database named in the DSN. A DSN that does
+// not parse is a mistake to fix; a server that does not answer is an
+// *unreachableError.
+func (s server) connectAdmin(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := s.parse()
 	if err != nil {
-		t.Fatalf("regiontest: %s: %s", envDSN, oneLine(err))
+		return nil, err
 	}
-	return cfg
+	cc := cfg.ConnConfig
+	if cc.ConnectTimeout == 0 {
+		cc.ConnectTimeout = ConnectTimeout
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, &unreachableError{err}
+	}
+	return conn, nil
 }
 
-// poolConfig returns the configuration of a pool connected directly to db.
-func (s server) poolConfig(t testing.TB, db string) *pgxpool.Config {
-	t.Helper()
-	cfg := s.parse(t)
+func (s server) parse() (*pgxpool.Config, error) { return ParseDSN(s.dsn) }
+
+// poolConfig returns the configuration of a pool of size conns connected
+// directly to db.
+func (s server) poolConfig(db string, conns int32) (*pgxpool.Config, error) {
+	cfg, err := s.parse()
+	if err != nil {
+		return nil, err
+	}
 	cfg.ConnConfig.Database = db
-	cfg.MaxConns = MaxConns
+	cfg.MaxConns = conns
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = ConnectTimeout
 	}
-	return cfg
-}
-
-// openPool opens a pool and registers its Close with t.Cleanup. The pool
-// connects lazily, on first use.
-func openPool(t testing.TB, cfg *pgxpool.Config) *pgxpool.Pool {
-	t.Helper()
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("regiontest: open pool for database %s: %v", cfg.ConnConfig.Database, err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	return cfg, nil
 }
 
 // Redact returns dsn, in URL or keyword=value form, with its passwords

@@ -18,12 +18,26 @@
 //		// ... check with a.Direct and b.Direct that both converged ...
 //	}
 //
+// # A program
+//
+// Examples, benchmarks and drills open the same regions without a test,
+// on the server they are given, and close them when done:
+//
+//	c, err := regiontest.Open(ctx, dsn, regiontest.Regions("east", "west"), regiontest.PoolSize(64))
+//	if err != nil {
+//		return err // unreachable server, bad DSN (shown with its password hidden)
+//	}
+//	defer c.Close() // drops the databases
+//	west := c.Region("west")
+//	west.Proxy.SetLatency(35 * time.Millisecond)
+//
 // # What each region has
 //
-// New creates one Region per name (default "a" and "b"; see Regions):
+// New and Open create one Region per name (default "a" and "b"; see
+// Regions):
 //
 //   - DBName: a database of its own, "xr_test_" and random hex, created on
-//     the server at DSN() for this test only.
+//     the server (DSN() for New) for this cluster only.
 //   - Proxy: a TCP Proxy in front of that database.
 //   - Pool: a pgxpool that connects through the Proxy. Hand it to the code
 //     under test; every fault lands on it.
@@ -42,9 +56,10 @@
 //     inside the brokers' listeners instead, since Kafka brokers advertise
 //     their own addresses and a proxy in front of them would be bypassed.
 //
-// Pools hold at most MaxConns (8) connections, because many tests across
-// packages share one server, and each connection attempt is bounded by
-// ConnectTimeout (5 s) unless the DSN sets connect_timeout.
+// Pools hold at most MaxConns (8) connections unless PoolSize says
+// otherwise, because many tests across packages share one server, and each
+// connection attempt is bounded by ConnectTimeout (5 s) unless the DSN sets
+// connect_timeout.
 //
 // # Faults and what they stand for
 //
@@ -109,17 +124,18 @@
 //
 // # Cleanup
 //
-// Everything is released through t.Cleanup: first the Kafka clusters, then
-// each region (the last named first) in this order: its proxy, closing every
-// connection through it, the proxied pool, the direct pool, and the
-// database, dropped WITH (FORCE) so sessions a test left behind do not keep
-// it alive. A test only has to release what it acquired
-// itself: a pool's Close waits for connections still acquired from it.
+// A test's cluster is released through t.Cleanup, a program's by Close:
+// first the Kafka clusters, then each region (the last named first) in this
+// order: its proxy, closing every connection through it, the proxied pool,
+// the direct pool, and the database, dropped WITH (FORCE) so sessions left
+// behind do not keep it alive. The code under test only has to release what
+// it acquired itself: a pool's Close waits for connections still acquired
+// from it.
 //
 // # Hazards
 //
-// HAZARD: Database, New, Cluster.Region and Region.Kafka end the test on
-// failure (t.Skip or t.Fatal), so call them from the test's goroutine.
+// HAZARD: Database, New, and a test cluster's Region and Kafka end the
+// test on failure (t.Skip or t.Fatal), so call them from the test's goroutine.
 //
 // HAZARD: Latency and blackholes apply only to the Pool's connections to its
 // database. Code that opens its own connections from DBName or DSN bypasses
