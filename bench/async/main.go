@@ -175,7 +175,7 @@ func (t *timed) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 func run(ctx context.Context, out io.Writer, cfg config) error {
 	// Writers share the local committer's transactions (replicate's
 	// WithLocalInFlight, 4), so a few connections beyond those serve everything.
-	r, err := pgregions.Open(ctx, cfg.dsn, "xr_async_", 16)
+	r, err := pgregions.Open(ctx, cfg.dsn, 16)
 	if err != nil {
 		return err
 	}

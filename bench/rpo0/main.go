@@ -180,7 +180,7 @@ type bench struct {
 func run(ctx context.Context, out io.Writer, cfg config) error {
 	// a: every writer, and the shipper, lease and lag readers; b: Sync's
 	// batches in flight, the shipper and its heartbeat.
-	r, err := pgregions.Open(ctx, cfg.dsn, "xr_rpo0_", int32(max(slices.Max(cfg.writers), cfg.inFlight)+8))
+	r, err := pgregions.Open(ctx, cfg.dsn, int32(max(slices.Max(cfg.writers), cfg.inFlight)+8))
 	if err != nil {
 		return err
 	}

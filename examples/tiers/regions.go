@@ -2,15 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xregion/xregion"
@@ -22,12 +16,11 @@ import (
 
 // The two regions and the table of each tier.
 const (
-	regionA    xregion.Region = "a"
-	regionB    xregion.Region = "b"
-	payments                  = "payments"
-	inventory                 = "inventory"
-	poolConns                 = 8
-	connectTTL                = 5 * time.Second
+	regionA   xregion.Region = "a"
+	regionB   xregion.Region = "b"
+	payments                 = "payments"
+	inventory                = "inventory"
+	poolConns                = 8
 )
 
 // regions is what the program needs of the two regions, in memory or on
@@ -97,91 +90,22 @@ func memRegions(ctx context.Context, oneWay time.Duration) (*regions, error) {
 	}, nil
 }
 
-// pgRegions creates a database per region on the server at dsn, dropped by
-// close, and reaches region B's through a regiontest.Proxy that adds oneWay
-// each way and blackholes the link on setDark(true).
+// pgRegions opens a database per region on the server at dsn with
+// regiontest.Open, dropped by close, and reaches region B's through its
+// regiontest.Proxy, which adds oneWay each way and blackholes the link on
+// setDark(true).
 func pgRegions(ctx context.Context, dsn string, oneWay time.Duration) (_ *regions, err error) {
-	// Parsed once, by regiontest: pgx's parse errors can quote pieces of a
-	// malformed DSN's password; regiontest's name it only through Redact.
-	base, err := regiontest.ParseDSN(dsn)
+	c, err := regiontest.Open(ctx, dsn, regiontest.PoolSize(poolConns))
 	if err != nil {
 		return nil, err
-	}
-	if base.ConnConfig.ConnectTimeout == 0 {
-		base.ConnConfig.ConnectTimeout = connectTTL // so a connection attempt into the blackhole ends
-	}
-	admin, err := pgx.ConnectConfig(ctx, base.ConnConfig.Copy())
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", regiontest.Redact(dsn), err)
-	}
-	var cleanup []func()
-	closeAll := func() {
-		for i := len(cleanup) - 1; i >= 0; i-- {
-			cleanup[i]()
-		}
 	}
 	defer func() {
 		if err != nil {
-			closeAll()
+			c.Close()
 		}
 	}()
-	cleanup = append(cleanup, func() { admin.Close(context.Background()) })
-
-	suffix := make([]byte, 4)
-	rand.Read(suffix)
-	dbs := map[xregion.Region]string{}
-	for _, r := range []xregion.Region{regionA, regionB} {
-		name := "xr_tiers_" + hex.EncodeToString(suffix) + "_" + string(r)
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-			return nil, fmt.Errorf("create database %s: %w", name, err)
-		}
-		dbs[r] = name
-		cleanup = append(cleanup, func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		})
-	}
-
-	open := func(db string, proxy *regiontest.Proxy) (*pgxpool.Pool, error) {
-		cfg := base.Copy()
-		cfg.ConnConfig.Database, cfg.MaxConns = db, poolConns
-		if proxy != nil {
-			host, port, _ := net.SplitHostPort(proxy.Addr())
-			p, _ := strconv.ParseUint(port, 10, 16)
-			cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
-			for _, fb := range cfg.ConnConfig.Fallbacks { // sslmode=prefer retries without TLS: through the proxy too
-				fb.Host, fb.Port = host, uint16(p)
-			}
-		}
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		cleanup = append(cleanup, pool.Close)
-		return pool, nil
-	}
-	_, upstream := pgconn.NetworkAddress(base.ConnConfig.Host, base.ConnConfig.Port)
-	proxy, err := regiontest.NewProxy(upstream)
-	if err != nil {
-		return nil, err
-	}
-	proxy.SetLatency(oneWay)
-	poolA, err := open(dbs[regionA], nil)
-	if err != nil {
-		return nil, err
-	}
-	poolB, err := open(dbs[regionB], nil)
-	if err != nil {
-		return nil, err
-	}
-	poolBRemote, err := open(dbs[regionB], proxy)
-	if err != nil {
-		return nil, err
-	}
-	// The proxy closes before the pools behind it, so that calls held in the
-	// blackhole fail at once.
-	cleanup = append(cleanup, func() { proxy.Close() })
+	a, b := c.Region(regionA), c.Region(regionB)
+	b.Proxy.SetLatency(oneWay)
 
 	clockA, clockB := newClock(), newClock()
 	store := func(pool *pgxpool.Pool, region xregion.Region, clock *xregion.Clock, table string) (xregion.Store, error) {
@@ -191,12 +115,13 @@ func pgRegions(ctx context.Context, dsn string, oneWay time.Duration) (_ *region
 		}
 		return st, defineTable(ctx, st, clock, table)
 	}
-	r := &regions{clock: clockA, close: closeAll, about: fmt.Sprintf("PostgreSQL databases %s and %s, %s each way to b through a proxy", dbs[regionA], dbs[regionB], oneWay)}
+	r := &regions{clock: clockA, close: func() { c.Close() },
+		about: fmt.Sprintf("PostgreSQL databases %s and %s, %s each way to b through a proxy", a.DBName, b.DBName, oneWay)}
 	r.setDark = func(dark bool) {
 		if dark {
-			proxy.Blackhole()
+			b.Proxy.Blackhole()
 		} else {
-			proxy.Heal()
+			b.Proxy.Heal()
 		}
 	}
 	for _, s := range []struct {
@@ -206,11 +131,11 @@ func pgRegions(ctx context.Context, dsn string, oneWay time.Duration) (_ *region
 		clock *xregion.Clock
 		table string
 	}{
-		{&r.payA, poolA, regionA, clockA, payments},
-		{&r.invA, poolA, regionA, clockA, inventory},
-		{&r.payB, poolBRemote, regionB, clockB, payments},
-		{&r.invB, poolBRemote, regionB, clockB, inventory},
-		{&r.payBHere, poolB, regionB, clockB, payments},
+		{&r.payA, a.Direct, regionA, clockA, payments},
+		{&r.invA, a.Direct, regionA, clockA, inventory},
+		{&r.payB, b.Pool, regionB, clockB, payments},
+		{&r.invB, b.Pool, regionB, clockB, inventory},
+		{&r.payBHere, b.Direct, regionB, clockB, payments},
 	} {
 		if *s.dst, err = store(s.pool, s.reg, s.clock, s.table); err != nil {
 			return nil, fmt.Errorf("open %s store of %s: %w", s.table, s.reg, err)

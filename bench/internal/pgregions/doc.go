@@ -1,6 +1,7 @@
-// Package pgregions opens the two regions a benchmark program measures: two
-// databases created for the run on one PostgreSQL server, region a's used
-// directly and region b's reached through a regiontest.Proxy that adds the
-// one-way delay in each direction, as a link between regions would. Close
-// drops them again.
+// Package pgregions opens the two regions a benchmark program measures with
+// regiontest.Open: region a's database used directly and region b's reached
+// through its regiontest.Proxy, which adds the one-way delay in each
+// direction, as a link between regions would. It adds what regiontest does
+// not do: the server's version for the report, and CHECKPOINT between
+// phases. Close drops the databases again.
 package pgregions

@@ -2,13 +2,8 @@ package pgregions
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -36,86 +31,40 @@ func (r *Regions) Settle(ctx context.Context) error {
 	return err
 }
 
-// Open creates the two databases, named prefix plus a random suffix and
-// "_a" or "_b", on the server dsn names; each pool holds up to conns
-// connections. Close drops them.
-func Open(ctx context.Context, dsn, prefix string, conns int32) (_ *Regions, err error) {
-	admin, err := pgx.Connect(ctx, dsn)
+// Open opens regions a and b with regiontest.Open on the server dsn names,
+// each pool holding up to conns connections, and a connection of its own
+// for what regiontest does not do: naming the server's version, and
+// CHECKPOINT. Close drops the databases.
+func Open(ctx context.Context, dsn string, conns int32) (*Regions, error) {
+	cfg, err := regiontest.ParseDSN(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+		return nil, err
 	}
-	var cleanup []func()
-	closeAll := func() {
-		for i := len(cleanup) - 1; i >= 0; i-- {
-			cleanup[i]()
-		}
+	admin, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", regiontest.Redact(dsn), err)
 	}
-	defer func() {
-		if err != nil {
-			closeAll()
-		}
-	}()
-	cleanup = append(cleanup, func() { admin.Close(context.Background()) })
-
 	var version string
 	if err := admin.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
+		admin.Close(ctx)
 		return nil, fmt.Errorf("read server version: %w", err)
 	}
 	version, _, _ = strings.Cut(version, " ")
-	suffix := make([]byte, 4)
-	rand.Read(suffix)
-	var dbs []string
-	for _, r := range []string{"a", "b"} {
-		name := prefix + hex.EncodeToString(suffix) + "_" + r
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-			return nil, fmt.Errorf("create database %s: %w", name, err)
-		}
-		dbs = append(dbs, name)
-		cleanup = append(cleanup, func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		})
-	}
-
-	cc := admin.Config()
-	_, upstream := pgconn.NetworkAddress(cc.Host, cc.Port)
-	proxy, err := regiontest.NewProxy(upstream)
+	c, err := regiontest.Open(ctx, dsn, regiontest.PoolSize(conns))
 	if err != nil {
+		admin.Close(ctx)
 		return nil, err
 	}
-	open := func(db string, via *regiontest.Proxy) (*pgxpool.Pool, error) {
-		cfg, err := pgxpool.ParseConfig(dsn)
-		if err != nil {
-			return nil, err
-		}
-		cfg.ConnConfig.Database, cfg.MaxConns = db, conns
-		if via != nil {
-			host, port, _ := net.SplitHostPort(via.Addr())
-			p, _ := strconv.ParseUint(port, 10, 16)
-			cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
-			for _, fb := range cfg.ConnConfig.Fallbacks { // sslmode=prefer's retry without TLS goes through it too
-				fb.Host, fb.Port = host, uint16(p)
-			}
-		}
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		cleanup = append(cleanup, pool.Close)
-		return pool, nil
-	}
-	a, err := open(dbs[0], nil)
-	if err != nil {
-		return nil, err
-	}
-	b, err := open(dbs[1], proxy)
-	if err != nil {
-		return nil, err
-	}
-	cleanup = append(cleanup, func() { proxy.Close() }) // before b's pool: nothing waits in it
+	_, server := pgconn.NetworkAddress(cfg.ConnConfig.Host, cfg.ConnConfig.Port)
+	a, b := c.Region("a"), c.Region("b")
 	return &Regions{
-		Server: fmt.Sprintf("PostgreSQL %s at %s", version, upstream),
-		A:      a, B: b, Proxy: proxy, admin: admin, close: closeAll,
+		Server: fmt.Sprintf("PostgreSQL %s at %s", version, server),
+		A:      a.Direct, B: b.Pool, Proxy: b.Proxy, admin: admin,
+		close: func() {
+			admin.Close(context.Background())
+			if err := c.Close(); err != nil {
+				fmt.Println("close regions:", err)
+			}
+		},
 	}, nil
 }
