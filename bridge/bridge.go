@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"slices"
 	"sort"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/internal/wait"
 )
 
@@ -424,29 +422,16 @@ func (r *run) retry(ctx context.Context, what string, f func(context.Context) er
 		}
 		r.b.setErr(fmt.Errorf("%s: %w", what, err))
 		r.cfg.logger.Debug("bridge retrying", "what", what, "err", err)
-		if !bo.wait(ctx) {
+		if bo.Wait(ctx) != nil {
 			return ctx.Err()
 		}
 	}
 }
 
-// backoff waits exponentially longer between attempts, with full jitter.
-type backoff struct {
-	min, max, next time.Duration
-	clock          xregion.Timers
+// backoff returns the spacing of a failing request's retries.
+func (r *run) backoff() *wait.Backoff {
+	return &wait.Backoff{Min: r.cfg.minBackoff, Max: r.cfg.maxBackoff, Clock: r.cfg.clock}
 }
-
-func (r *run) backoff() *backoff {
-	return &backoff{min: r.cfg.minBackoff, max: r.cfg.maxBackoff, next: r.cfg.minBackoff, clock: r.cfg.clock}
-}
-
-func (b *backoff) wait(ctx context.Context) bool {
-	d := b.next/2 + rand.N(b.next/2+1)
-	b.next = min(2*b.next, b.max)
-	return wait.Sleep(ctx, b.clock, d) == nil
-}
-
-func (b *backoff) reset() { b.next = b.min }
 
 func (b *Bridge) setRunning(v bool) {
 	b.mu.Lock()

@@ -189,10 +189,10 @@ func (c *committer) run(ctx context.Context) {
 		}
 		err := c.flush(ctx)
 		if err == nil {
-			bo.reset()
+			bo.Reset()
 			continue
 		}
-		if ctx.Err() != nil || !bo.wait(ctx) {
+		if ctx.Err() != nil || bo.Wait(ctx) != nil {
 			return
 		}
 		select {

@@ -33,7 +33,7 @@ type worker struct {
 	hops      []byte // HeaderHops of a message that starts here
 	committed commitState
 	limit     atomic.Int64 // bound on a produce batch's bytes; lowered when the target finds one too large
-	bo        *backoff
+	bo        *wait.Backoff
 
 	start int64 // the source offset the worker resumed at
 
@@ -231,14 +231,14 @@ func (w *worker) retry(ctx context.Context, s side, op string, f func(context.Co
 		err := f(ctx)
 		if err == nil {
 			w.r.ok(w.pt, s)
-			w.bo.reset()
+			w.bo.Reset()
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		w.r.fail(w.pt, s, op, err)
-		if !w.bo.wait(ctx) {
+		if w.bo.Wait(ctx) != nil {
 			return ctx.Err()
 		}
 	}
@@ -290,11 +290,11 @@ func (w *worker) fetch(ctx context.Context, pos int64, out chan<- *chunk) {
 				}
 			}
 			w.r.fail(w.pt, sourceSide, "fetch", err)
-			bo.wait(ctx)
+			bo.Wait(ctx)
 			continue
 		}
 		w.r.ok(w.pt, sourceSide)
-		bo.reset()
+		bo.Reset()
 		end := resp.HighWatermark
 		if resp.LastStableOffset > 0 {
 			end = min(end, resp.LastStableOffset) // what read-committed can see
@@ -582,7 +582,7 @@ func (w *worker) publish(ctx context.Context, b *outBatch) bool {
 					return false
 				}
 				w.r.fail(w.pt, targetSide, "scan", err)
-				if !w.bo.wait(ctx) {
+				if w.bo.Wait(ctx) != nil {
 					return false
 				}
 				continue
@@ -633,7 +633,7 @@ func (w *worker) publish(ctx context.Context, b *outBatch) bool {
 			w.last[t] = b.recs[n-1].offset
 			w.floors[t] = floor{offset: resp.BaseOffset + int64(n) - 1, known: true}
 			w.r.ok(w.pt, targetSide)
-			w.bo.reset()
+			w.bo.Reset()
 			w.r.contacted()
 			w.published(b)
 			if h := w.r.cfg.hooks.afterPublish; h != nil {
@@ -650,7 +650,7 @@ func (w *worker) publish(ctx context.Context, b *outBatch) bool {
 		}
 		refused = sequenceRefused(err)
 		w.r.fail(w.pt, targetSide, "publish", err)
-		if !w.bo.wait(ctx) {
+		if w.bo.Wait(ctx) != nil {
 			return false
 		}
 	}
@@ -776,7 +776,7 @@ func (w *worker) refused(ctx context.Context, rec *record, target int, cause err
 			return false
 		}
 		w.r.fail(w.pt, targetSide, "dead-letter", err)
-		if !w.bo.wait(ctx) {
+		if w.bo.Wait(ctx) != nil {
 			return false
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -226,6 +225,7 @@ func (s *shipper) leaseName() string {
 // run ships until ctx ends, taking the lease first where the local store
 // offers one, and backing off with jitter after failures.
 func (s *shipper) run(ctx context.Context) {
+	bo := wait.Backoff{Min: s.cfg.pollInterval, Max: s.cfg.maxBackoff, Clock: s.cfg.clock}
 	failures := 0
 	for ctx.Err() == nil {
 		progressed, err := s.lead(ctx)
@@ -234,13 +234,14 @@ func (s *shipper) run(ctx context.Context) {
 		}
 		if progressed {
 			failures = 0
+			bo.Reset()
 		}
 		if err != nil {
 			failures++
 			s.fail(err)
 			s.cfg.logger.Warn("replicate: shipping failed", "peer", s.peer.Region(), "attempt", failures, "err", err)
+			bo.Wait(ctx)
 		}
-		wait.Sleep(ctx, s.cfg.clock, backoff(failures, s.cfg.pollInterval, s.cfg.maxBackoff))
 	}
 }
 
@@ -461,18 +462,4 @@ func (s *shipper) fail(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mu.lastErr = err
-}
-
-// backoff returns the wait after the nth consecutive failure: exponential
-// from base, capped, with full jitter so that shippers retrying the same peer
-// do not move in step.
-func backoff(n int, base, cap time.Duration) time.Duration {
-	if n == 0 {
-		return 0
-	}
-	d := cap
-	if n < 30 && base<<n < cap {
-		d = base << n
-	}
-	return rand.N(d) + 1
 }

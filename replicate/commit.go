@@ -238,7 +238,8 @@ func (c *committer) stage(ctx context.Context, batch []*call) {
 	clock := cfg.clock
 	first := clock.Now()
 	var lastErr error
-	for attempt := 0; ; attempt++ {
+	bo := wait.Backoff{Min: cfg.pollInterval, Max: min(cfg.maxBackoff, cfg.heartbeat), Clock: clock}
+	for {
 		batch = c.dropGivenUp(batch, lastErr)
 		if len(batch) == 0 {
 			return
@@ -280,7 +281,7 @@ func (c *committer) stage(ctx context.Context, batch []*call) {
 			c.answer(batch, lastErr) // no retry will change the answer
 			return
 		}
-		if wait.Sleep(ctx, clock, backoff(attempt+1, cfg.pollInterval, min(cfg.maxBackoff, cfg.heartbeat))) != nil {
+		if bo.Wait(ctx) != nil {
 			c.answer(batch, stoppedErr(lastErr))
 			return
 		}

@@ -35,7 +35,7 @@
 // accumulated since the last one, up to WithBatchSize, sent as soon as the last
 // was acknowledged: latency first, and larger batches under load. The next
 // batch is read while the peer applies the current one. Retries back off
-// exponentially with full jitter.
+// exponentially, half of each wait random.
 //
 // Each region ships only the writes it originated, so two regions
 // replicating to each other do not echo. Several processes may run the same

@@ -100,7 +100,7 @@ func WithPollInterval(d time.Duration) Option { return option(func(c *config) { 
 func WithHeartbeat(d time.Duration) Option { return option(func(c *config) { c.heartbeat = d }) }
 
 // WithMaxBackoff caps the wait between retries to a failing peer; waits grow
-// exponentially from WithPollInterval with full jitter. Default
+// exponentially from WithPollInterval, half of each wait random. Default
 // DefaultMaxBackoff.
 func WithMaxBackoff(d time.Duration) Option { return option(func(c *config) { c.maxBackoff = d }) }
 
