@@ -11,7 +11,6 @@ import (
 	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/partition"
 	"github.com/xregion/xregion/regiontest"
-	"github.com/xregion/xregion/store/pgstore"
 )
 
 // newPGRegions returns PostgreSQL regions (through regiontest's proxies)
@@ -19,14 +18,11 @@ import (
 // offset.
 func newPGRegions(t *testing.T, n int, names ...xregion.Region) []*region {
 	t.Helper()
-	c := regiontest.New(t, regiontest.Regions(names...))
 	skews := []time.Duration{150 * time.Millisecond, -150 * time.Millisecond, 40 * time.Millisecond}
 	var out []*region
-	for i, r := range c.Regions() {
-		r.Wall.SetOffset(skews[i%len(skews)])
-		store, err := pgstore.New(t.Context(), r.Pool, r.Name)
-		require.NoError(t, err)
-		out = append(out, setupRegion(t, store, r.Clock, n))
+	for i, nd := range regiontest.Nodes(t, regiontest.Regions(names...)) {
+		nd.Wall.SetOffset(skews[i%len(skews)])
+		out = append(out, setupRegion(t, nd.Remote, nd.Clock, n))
 	}
 	return out
 }

@@ -260,3 +260,33 @@ func TestOpen(t *testing.T) {
 	_, err = regiontest.Open(ctx, regiontest.DSN(), regiontest.Regions())
 	require.ErrorContains(t, err, "no regions")
 }
+
+// A Node's two stores are one region's database: what is written locally is
+// read through the proxy, and a blackhole stops only the remote one.
+func TestNodes(t *testing.T) {
+	t.Parallel()
+	ns := regiontest.Nodes(t, regiontest.Regions("a"))
+	require.Len(t, ns, 1)
+	a := ns[0]
+	ctx := t.Context()
+	require.Equal(t, xregion.Region("a"), a.Local.Region())
+	require.NoError(t, a.Local.DefineTable(ctx, "t", xregion.ResolverFunc(func(_, in xregion.Record) (xregion.Resolution, error) {
+		return xregion.Resolution{Record: in, Changed: true}, nil
+	})))
+	v, err := a.Clock.Stamp(a.Name, xregion.Version{})
+	require.NoError(t, err)
+	_, err = a.Local.Apply(ctx, xregion.Batch{Writes: []xregion.Write{{Table: "t", Record: xregion.Record{Key: "k", Value: []byte("v"), Version: v}}}})
+	require.NoError(t, err)
+	b, err := a.Remote.Backlog(ctx, xregion.Position{}, "a")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, b.Changes, "the same database through the proxy")
+
+	a.Proxy.Blackhole()
+	defer a.Proxy.Heal()
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err = a.Remote.Backlog(short, xregion.Position{}, "a")
+	require.Error(t, err, "the remote store is behind the proxy")
+	_, err = a.Local.Backlog(ctx, xregion.Position{}, "a")
+	require.NoError(t, err, "the local one is not")
+}

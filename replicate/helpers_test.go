@@ -12,7 +12,6 @@ import (
 	"github.com/xregion/xregion/lww"
 	"github.com/xregion/xregion/regiontest"
 	"github.com/xregion/xregion/store/memstore"
-	"github.com/xregion/xregion/store/pgstore"
 )
 
 // node is one region as a test sees it: its store and clock, and the store
@@ -48,16 +47,11 @@ func memNodes(t testing.TB, names ...xregion.Region) []*node {
 }
 
 func pgNodes(t testing.TB, names ...xregion.Region) []*node {
-	c := regiontest.New(t, regiontest.Regions(names...))
 	var out []*node
-	for _, r := range c.Regions() {
-		local, err := pgstore.New(context.Background(), r.Direct, r.Name)
-		require.NoError(t, err)
-		remote, err := pgstore.New(context.Background(), r.Pool, r.Name)
-		require.NoError(t, err)
-		define(t, local, r.Clock, "orders")
-		define(t, remote, r.Clock, "orders")
-		out = append(out, &node{name: r.Name, store: local, remote: remote, clock: r.Clock, pg: r})
+	for _, n := range regiontest.Nodes(t, regiontest.Regions(names...)) {
+		define(t, n.Local, n.Clock, "orders")
+		define(t, n.Remote, n.Clock, "orders")
+		out = append(out, &node{name: n.Name, store: n.Local, remote: n.Remote, clock: n.Clock, pg: n.Region})
 	}
 	return out
 }

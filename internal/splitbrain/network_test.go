@@ -79,20 +79,16 @@ type asyncNetwork struct {
 func newAsyncNodes(t *testing.T, n int, define func(st *pgstore.Store, nd *node)) ([]*node, *asyncNetwork) {
 	t.Helper()
 	names := []xregion.Region{"a", "b", "c"}[:n]
-	c := regiontest.New(t, regiontest.Regions(names...))
-	net := &asyncNetwork{regions: c.Regions(), atSplit: map[[2]xregion.Region]xregion.Position{}}
+	net := &asyncNetwork{atSplit: map[[2]xregion.Region]xregion.Position{}}
 	var remotes []xregion.Store
-	for i, r := range net.regions {
-		r.Wall.SetOffset(skews[i])
-		local, err := pgstore.New(t.Context(), r.Direct, r.Name)
-		require.NoError(t, err)
-		remote, err := pgstore.New(t.Context(), r.Pool, r.Name)
-		require.NoError(t, err)
-		nd := &node{name: r.Name, store: local, clock: r.Clock}
-		define(local, nd)
-		define(remote, nd)
+	for i, n := range regiontest.Nodes(t, regiontest.Regions(names...)) {
+		n.Wall.SetOffset(skews[i])
+		nd := &node{name: n.Name, store: n.Local, clock: n.Clock}
+		define(n.Local, nd)
+		define(n.Remote, nd)
 		net.nodes = append(net.nodes, nd)
-		remotes = append(remotes, remote)
+		net.regions = append(net.regions, n.Region)
+		remotes = append(remotes, n.Remote)
 	}
 	for i, nd := range net.nodes {
 		var peers []xregion.Store

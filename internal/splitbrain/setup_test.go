@@ -33,13 +33,10 @@ type node struct {
 func newNodes(t *testing.T, n int) []*node {
 	t.Helper()
 	names := []xregion.Region{"a", "b", "c"}[:n]
-	c := regiontest.New(t, regiontest.Regions(names...))
 	var nodes []*node
-	for i, r := range c.Regions() {
-		r.Wall.SetOffset(skews[i])
-		s, err := pgstore.New(t.Context(), r.Pool, r.Name)
-		require.NoError(t, err)
-		nodes = append(nodes, &node{name: r.Name, store: s, clock: r.Clock})
+	for i, n := range regiontest.Nodes(t, regiontest.Regions(names...)) {
+		n.Wall.SetOffset(skews[i])
+		nodes = append(nodes, &node{name: n.Name, store: n.Remote, clock: n.Clock})
 	}
 	return nodes
 }
