@@ -66,6 +66,21 @@
 // embedded default) and store/pgstore (PostgreSQL); regiontest builds regions
 // on real databases behind fault-injecting proxies for tests.
 //
+// # Words
+//
+// A few words mean one thing each across xregion's packages and docs:
+//
+//   - A partition is a slice of a single-writer table's keys with one home
+//     region and one epoch (package partition). A Kafka partition is
+//     always called that (package bridge). A network split, or a region cut
+//     off, is what a fault proxy's Blackhole makes; the docs never call it a
+//     partition.
+//   - The Guard fences writes from a stale home (package partition); the
+//     RPO guardrail holds back writes while a peer's lag is past its tier's
+//     target (package replicate). One refuses by epoch, the other by lag.
+//   - A link is one direction of replication between two regions; its
+//     LinkState and PeerLag are what replicate and bridge report.
+//
 // # Guarantees
 //
 // A Batch is applied entirely or not at all. A batch read from a peer's

@@ -14,7 +14,8 @@ type LinkState uint8
 // The states of a link. The zero LinkState is not one of them.
 const (
 	// LinkStandby: this process does not carry the link; another process
-	// does (it holds the lease or the partitions), or this one is starting.
+	// does (it holds the lease, or the bridge group gave this one no Kafka
+	// partitions), or this one is starting.
 	LinkStandby LinkState = iota + 1
 	// LinkShipping: this process carries the link, and the peer answers.
 	LinkShipping

@@ -27,7 +27,7 @@ import (
 // group sessions the tests use.
 func regions(t *testing.T) (a, b *regiontest.Region) {
 	t.Helper()
-	c := regiontest.New(t, regiontest.KafkaOptions(kfake.GroupMinSessionTimeout(50*time.Millisecond)))
+	c := regiontest.New(t, regiontest.WithKafkaOptions(kfake.GroupMinSessionTimeout(50*time.Millisecond)))
 	return c.Region("a"), c.Region("b")
 }
 

@@ -20,7 +20,7 @@ func newPGRegions(t *testing.T, n int, names ...xregion.Region) []*region {
 	t.Helper()
 	skews := []time.Duration{150 * time.Millisecond, -150 * time.Millisecond, 40 * time.Millisecond}
 	var out []*region
-	for i, nd := range regiontest.Nodes(t, regiontest.Regions(names...)) {
+	for i, nd := range regiontest.Nodes(t, regiontest.WithRegions(names...)) {
 		nd.Wall.SetOffset(skews[i%len(skews)])
 		out = append(out, setupRegion(t, nd.Remote, nd.Clock, n))
 	}

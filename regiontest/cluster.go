@@ -29,23 +29,23 @@ type config struct {
 	maxConns  int32
 }
 
-// Regions names the cluster's regions, in order. Default: "a" and "b".
+// WithRegions names the cluster's regions, in order. Default: "a" and "b".
 // Names must be valid xregion.Region names and distinct.
-func Regions(names ...xregion.Region) Option {
+func WithRegions(names ...xregion.Region) Option {
 	return option(func(c *config) { c.regions = append([]xregion.Region(nil), names...) })
 }
 
-// KafkaOptions adds options for every region's kfake cluster, after the
+// WithKafkaOptions adds options for every region's kfake cluster, after the
 // defaults (one broker, topics created on first use with one partition, as a
 // stock Kafka broker does), so they can override them. Default: none.
-func KafkaOptions(opts ...kfake.Opt) Option {
+func WithKafkaOptions(opts ...kfake.Opt) Option {
 	return option(func(c *config) { c.kafkaOpts = append(c.kafkaOpts, opts...) })
 }
 
-// PoolSize sets how many connections each of a region's two pools holds.
+// WithPoolSize sets how many connections each of a region's two pools holds.
 // Default MaxConns, small because the tests of many packages share one
 // server; a benchmark wants one per writer.
-func PoolSize(n int32) Option { return option(func(c *config) { c.maxConns = n }) }
+func WithPoolSize(n int32) Option { return option(func(c *config) { c.maxConns = n }) }
 
 func newClusterConfig(opts []Option) (config, error) {
 	c := config{regions: []xregion.Region{"a", "b"}, maxConns: MaxConns}
@@ -172,7 +172,7 @@ func (c *Cluster) Region(name xregion.Region) *Region {
 	return nil
 }
 
-// Regions returns the regions in the order they were named.
+// WithRegions returns the regions in the order they were named.
 func (c *Cluster) Regions() []*Region { return append([]*Region(nil), c.regions...) }
 
 func (c *Cluster) names() []xregion.Region {
@@ -288,8 +288,8 @@ func (r *Region) closeKafka() {
 
 // Kafka returns the region's in-process Kafka cluster (kfake, on real TCP
 // ports of 127.0.0.1), starting it on the first call; Close closes it.
-// Regions that never call it run no broker. Defaults: one broker, topics
-// created on first use with one partition; see KafkaOptions. Kafka traffic
+// WithRegions that never call it run no broker. Defaults: one broker, topics
+// created on first use with one partition; see WithKafkaOptions. Kafka traffic
 // does not pass through the region's Proxy. A test's region fails the test
 // if the cluster cannot start; a program calls StartKafka to get the error.
 func (r *Region) Kafka() *kfake.Cluster {
@@ -333,7 +333,7 @@ func (r *Region) StartKafka() (*kfake.Cluster, error) {
 // brokers, for injecting faults: Blackhole, Heal and Reset, as on the
 // database's Proxy. It exists before the cluster starts, and faults set
 // early apply to the cluster when it does. A ListenFn given through
-// KafkaOptions replaces the link's listener: faults then do nothing.
+// WithKafkaOptions replaces the link's listener: faults then do nothing.
 func (r *Region) KafkaLink() *KafkaLink {
 	r.kafka.Lock()
 	defer r.kafka.Unlock()

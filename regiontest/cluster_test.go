@@ -48,7 +48,7 @@ func TestNew_DefaultRegions(t *testing.T) {
 func TestNew_Regions(t *testing.T) {
 	t.Parallel()
 	want := []xregion.Region{"us-east-1", "eu-west-1", "ap-south-1"}
-	c := regiontest.New(t, regiontest.Regions(want...))
+	c := regiontest.New(t, regiontest.WithRegions(want...))
 	var got []xregion.Region
 	for _, r := range c.Regions() {
 		got = append(got, r.Name)
@@ -63,9 +63,9 @@ func TestNew_InvalidOptions(t *testing.T) {
 		opt  regiontest.Option
 		want string
 	}{
-		{"no regions", regiontest.Regions(), "no regions"},
-		{"invalid name", regiontest.Regions("a", "US East"), `"US East"`},
-		{"duplicate", regiontest.Regions("a", "b", "a"), `"a" named twice`},
+		{"no regions", regiontest.WithRegions(), "no regions"},
+		{"invalid name", regiontest.WithRegions("a", "US East"), `"US East"`},
+		{"duplicate", regiontest.WithRegions("a", "b", "a"), `"a" named twice`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			skipped, failed := catch(t, func(tb testing.TB) { regiontest.New(tb, tc.opt) }).result()
@@ -79,7 +79,7 @@ func TestCluster_Region_Unknown(t *testing.T) {
 	t.Parallel()
 	var c *regiontest.Cluster
 	r := catch(t, func(tb testing.TB) {
-		c = regiontest.New(tb, regiontest.Regions("a"))
+		c = regiontest.New(tb, regiontest.WithRegions("a"))
 		c.Region("nowhere")
 	})
 	skipped, failed := r.result()
@@ -92,7 +92,7 @@ func TestCluster_Region_Unknown(t *testing.T) {
 
 func TestRegion_Latency(t *testing.T) {
 	t.Parallel()
-	a := regiontest.New(t, regiontest.Regions("a")).Region("a")
+	a := regiontest.New(t, regiontest.WithRegions("a")).Region("a")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var n int
@@ -109,14 +109,14 @@ func TestRegion_Blackhole(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		warm bool // the pool holds an open connection when the partition starts
+		warm bool // the pool holds an open connection when the split starts
 	}{
 		{"open connection", true},
 		{"new connection", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			a := regiontest.New(t, regiontest.Regions("a")).Region("a")
+			a := regiontest.New(t, regiontest.WithRegions("a")).Region("a")
 			var n int
 			if tc.warm {
 				require.NoError(t, a.Pool.QueryRow(context.Background(), "SELECT 1").Scan(&n))
@@ -145,7 +145,7 @@ func TestRegion_Blackhole(t *testing.T) {
 
 func TestRegion_Reset(t *testing.T) {
 	t.Parallel()
-	a := regiontest.New(t, regiontest.Regions("a")).Region("a")
+	a := regiontest.New(t, regiontest.WithRegions("a")).Region("a")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -238,7 +238,7 @@ func itoa(port uint16) string { return strconv.Itoa(int(port)) }
 func TestOpen(t *testing.T) {
 	regiontest.Database(t) // skips, or fails under CI, where there is no PostgreSQL
 	ctx := t.Context()
-	c, err := regiontest.Open(ctx, regiontest.DSN(), regiontest.Regions("east", "west"), regiontest.PoolSize(2))
+	c, err := regiontest.Open(ctx, regiontest.DSN(), regiontest.WithRegions("east", "west"), regiontest.WithPoolSize(2))
 	require.NoError(t, err)
 	east := c.Region("east")
 	require.NotNil(t, east)
@@ -257,7 +257,7 @@ func TestOpen(t *testing.T) {
 	_, err = regiontest.Open(ctx, "postgres://u:s3cret@127.0.0.1:1/postgres")
 	require.Error(t, err, "an unreachable server is an error")
 	require.NotContains(t, err.Error(), "s3cret")
-	_, err = regiontest.Open(ctx, regiontest.DSN(), regiontest.Regions())
+	_, err = regiontest.Open(ctx, regiontest.DSN(), regiontest.WithRegions())
 	require.ErrorContains(t, err, "no regions")
 }
 
@@ -265,7 +265,7 @@ func TestOpen(t *testing.T) {
 // read through the proxy, and a blackhole stops only the remote one.
 func TestNodes(t *testing.T) {
 	t.Parallel()
-	ns := regiontest.Nodes(t, regiontest.Regions("a"))
+	ns := regiontest.Nodes(t, regiontest.WithRegions("a"))
 	require.Len(t, ns, 1)
 	a := ns[0]
 	ctx := t.Context()

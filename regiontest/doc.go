@@ -23,7 +23,7 @@
 // Examples, benchmarks and drills open the same regions without a test,
 // on the server they are given, and close them when done:
 //
-//	c, err := regiontest.Open(ctx, dsn, regiontest.Regions("east", "west"), regiontest.PoolSize(64))
+//	c, err := regiontest.Open(ctx, dsn, regiontest.WithRegions("east", "west"), regiontest.WithPoolSize(64))
 //	if err != nil {
 //		return err // unreachable server, bad DSN (shown with its password hidden)
 //	}
@@ -56,7 +56,7 @@
 //     inside the brokers' listeners instead, since Kafka brokers advertise
 //     their own addresses and a proxy in front of them would be bypassed.
 //
-// Pools hold at most MaxConns (8) connections unless PoolSize says
+// Pools hold at most MaxConns (8) connections unless WithPoolSize says
 // otherwise, because many tests across packages share one server, and each
 // connection attempt is bounded by ConnectTimeout (5 s) unless the DSN sets
 // connect_timeout.
@@ -71,12 +71,12 @@
 //     roughly Virginia to Oregon). The delay is pipelined: chunks are
 //     stamped on arrival and delivered when their time comes, so latency
 //     slows every exchange without capping throughput, as on a long cable.
-//   - Blackhole is a partition, or a region gone dark. Open and new
+//   - Blackhole is a network split, or a region gone dark. Open and new
 //     connections stay up but nothing is forwarded: queries hang until their
 //     context deadline (a connection attempt until ConnectTimeout), with no
 //     error from the network, because packets that vanish produce none.
 //     Always give queries a deadline in such a test.
-//   - Heal ends the partition: held bytes are delivered, as TCP would
+//   - Heal ends the split: held bytes are delivered, as TCP would
 //     retransmit them, so a write that timed out on the client may still
 //     commit on the server. That is the "outcome unknown" case a replicator
 //     must report honestly; check it through Direct.

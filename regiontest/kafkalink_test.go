@@ -16,7 +16,7 @@ import (
 
 func TestRegion_KafkaLink(t *testing.T) {
 	t.Parallel()
-	a := regiontest.New(t, regiontest.Regions("a")).Region("a")
+	a := regiontest.New(t, regiontest.WithRegions("a")).Region("a")
 	client := &kafka.Client{Addr: kafka.TCP(a.KafkaBrokers()...), Transport: &kafka.Transport{}}
 	metadata := func(d time.Duration) error {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -59,7 +59,7 @@ func TestRegion_KafkaLink(t *testing.T) {
 // out all the same. The bridge's outage tests depend on this.
 func TestKafkaLink_HealDeliversHeld(t *testing.T) {
 	t.Parallel()
-	a := regiontest.New(t, regiontest.Regions("a")).Region("a")
+	a := regiontest.New(t, regiontest.WithRegions("a")).Region("a")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dial := func() *kafka.Conn {
@@ -97,7 +97,7 @@ func TestKafkaLink_HealDeliversHeld(t *testing.T) {
 // response after.
 func TestKafkaLink_Watch(t *testing.T) {
 	t.Parallel()
-	a := regiontest.New(t, regiontest.Regions("a")).Region("a")
+	a := regiontest.New(t, regiontest.WithRegions("a")).Region("a")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var mu sync.Mutex

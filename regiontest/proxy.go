@@ -75,7 +75,7 @@ func (p *Proxy) SetLatency(oneWay time.Duration) { p.latency.Store(int64(max(one
 func (p *Proxy) Latency() time.Duration { return time.Duration(p.latency.Load()) }
 
 // Blackhole stops forwarding in both directions, on open connections and on
-// new ones, which are accepted but not passed on: as in a network partition,
+// new ones, which are accepted but not passed on: as in a network split,
 // bytes vanish without an error, and a client only notices through its own
 // timeouts. The proxy holds what it receives (pushing back on the sender once
 // its queues are full) until Heal.

@@ -48,7 +48,7 @@ func memNodes(t testing.TB, names ...xregion.Region) []*node {
 
 func pgNodes(t testing.TB, names ...xregion.Region) []*node {
 	var out []*node
-	for _, n := range regiontest.Nodes(t, regiontest.Regions(names...)) {
+	for _, n := range regiontest.Nodes(t, regiontest.WithRegions(names...)) {
 		define(t, n.Local, n.Clock, "orders")
 		define(t, n.Remote, n.Clock, "orders")
 		out = append(out, &node{name: n.Name, store: n.Local, remote: n.Remote, clock: n.Clock, pg: n.Region})

@@ -112,7 +112,7 @@ func TestSync_StrictKeepsEveryAcknowledgedWrite(t *testing.T) {
 			b.pg.Proxy.Heal()
 		}
 	}
-	// Region a dies in the middle of a partition: what the peer holds now
+	// Region a dies in the middle of a network split: what the peer holds now
 	// is all it will ever get, so the changelog stream cannot make up for
 	// a write that was acknowledged without being staged.
 	b.pg.Proxy.Blackhole()

@@ -11,7 +11,7 @@ import (
 
 // network is the simulated network between two in-memory regions: every
 // call crosses it with a one-way delay each way, and while it is dark the
-// bytes are held, as in a partition, until it heals or the caller gives up.
+// bytes are held, as in a network split, until it heals or the caller gives up.
 // It stands in for regiontest.Proxy when the regions are memstores in one
 // process. It is safe for concurrent use.
 type network struct {

@@ -95,7 +95,7 @@ func memRegions(ctx context.Context, oneWay time.Duration) (*regions, error) {
 // regiontest.Proxy, which adds oneWay each way and blackholes the link on
 // setDark(true).
 func pgRegions(ctx context.Context, dsn string, oneWay time.Duration) (_ *regions, err error) {
-	c, err := regiontest.Open(ctx, dsn, regiontest.PoolSize(poolConns))
+	c, err := regiontest.Open(ctx, dsn, regiontest.WithPoolSize(poolConns))
 	if err != nil {
 		return nil, err
 	}

@@ -80,7 +80,7 @@ func crdtState[T crdt.State](ctx context.Context, t testing.TB, n *node, table, 
 }
 
 // TestSplitBrain_CRDT: two and three PostgreSQL regions with skewed clocks
-// update CRDT records while fully partitioned, then heal. Asserted: every
+// update CRDT records while fully split, then heal. Asserted: every
 // region holds identical records (one hash per table and region), and
 //
 //   - PN counters hold exactly the decimal sum of every amount added and
@@ -90,13 +90,13 @@ func crdtState[T crdt.State](ctx context.Context, t testing.TB, n *node, table, 
 //     the decrements a region's rights did not cover were refused, and the
 //     final value is every increment minus every accepted decrement;
 //   - an OR-set holds exactly the elements with an add that no remove
-//     observed. With the regions fully partitioned, a remove in a region
+//     observed. With the regions fully split, a remove in a region
 //     observes the adds every region had before the split and that region's
 //     own adds since, which is what the naive reference computes.
 //
 // The regions exchange changelogs by hand (splitbrain.Ship), and in the
 // "async replicator" cases through replicate.Async, each region shipping to
-// the others' databases through their fault proxies, the partition being
+// the others' databases through their fault proxies, the split being
 // every proxy blackholed. There the bounded counter is read in every region
 // over and over while the replicators catch up, rather than after every
 // batch.

@@ -8,12 +8,12 @@
 // lets a test split the regions into any sides it likes: Ship copies the
 // changes one region made to another, from the receiver's watermark on;
 // Exchange ships between every pair until no region lacks a change another
-// made. A network partition is simply a time during which the test does not
+// made. A network split is simply a time during which the test does not
 // ship between two sides. The CRDT test also runs with the asynchronous
 // replicator (replicate.Async) in every region, shipping to the other
 // regions' databases through regiontest's fault proxies; there the
-// partition is every proxy blackholed (a proxy sits in front of one
-// region's database, so only a full partition can be made that way), and
+// split is every proxy blackholed (a proxy sits in front of one
+// region's database, so only a full split can be made that way), and
 // the test checks that nothing crossed it.
 //
 // What the tests assert, strategy by strategy, is written next to each test:

@@ -14,7 +14,7 @@ import (
 )
 
 // Exchange ships between every ordered pair of stores until none lacks a
-// change another made. It is the end of a partition: everything each side
+// change another made. It is the end of a split: everything each side
 // wrote reaches the other. Done is judged by Store.Backlog, which counts
 // the changes an open transaction still hides from Changes, so Exchange
 // waits for those rather than stopping early.

@@ -25,7 +25,7 @@ const (
 )
 
 // TestSplitBrain_LWW: two and three PostgreSQL regions with skewed clocks
-// write the same keys of a last-write-wins table while partitioned, then
+// write the same keys of a last-write-wins table while split, then
 // heal. What is asserted, and why exactly that:
 //
 //  1. Convergence: every region holds the same record for every key (one
@@ -80,13 +80,13 @@ func testLWW(t *testing.T, regions int) {
 		history = append(history, rec)
 	}
 
-	// Before the partition: a creates every key and every region has it.
+	// Before the split: a creates every key and every region has it.
 	for _, k := range keys {
 		write(nodes[0], k, readModifyWrite)
 	}
 	exchange(ctx, t, nodes...)
 
-	// The partition: nobody ships. On the strong keys a and b each make
+	// The split: nobody ships. On the strong keys a and b each make
 	// one edit; on the others every region writes at random.
 	for _, k := range strong {
 		write(nodes[0], k, readModifyWrite)
@@ -106,7 +106,7 @@ func testLWW(t *testing.T, regions int) {
 	if regions == 3 {
 		// b and c see each other for a while and build on what they now
 		// hold: writes on top of a winner, which is where "one Base"
-		// hides losses from a, still partitioned.
+		// hides losses from a, still split off.
 		exchange(ctx, t, nodes[1], nodes[2])
 		for _, k := range keys[len(strong):] {
 			if rng.IntN(2) == 0 {

@@ -26,7 +26,7 @@ type network interface {
 	heal(ctx context.Context, t testing.TB, check func(*node))
 }
 
-// handNetwork ships changelogs by hand (replicate.Ship): a partition is a
+// handNetwork ships changelogs by hand (replicate.Ship): a split is a
 // time during which the test does not ship.
 type handNetwork struct{ nodes []*node }
 
@@ -62,13 +62,13 @@ func (h handNetwork) heal(ctx context.Context, t testing.TB, check func(*node)) 
 
 // asyncNetwork is the asynchronous replicator (replicate.Async) running in
 // every region, shipping to every other region's database through that
-// region's fault proxy; a partition is every proxy blackholed. Each region
+// region's fault proxy; a split is every proxy blackholed. Each region
 // writes to its own database directly, so it keeps writing while cut off.
 type asyncNetwork struct {
 	nodes   []*node
 	regions []*regiontest.Region
 	// atSplit is, per receiving and sending region, the receiver's
-	// watermark of the sender when the partition began: nothing may cross
+	// watermark of the sender when the split began: nothing may cross
 	// it until the heal.
 	atSplit map[[2]xregion.Region]xregion.Position
 }
@@ -81,7 +81,7 @@ func newAsyncNodes(t *testing.T, n int, define func(st *pgstore.Store, nd *node)
 	names := []xregion.Region{"a", "b", "c"}[:n]
 	net := &asyncNetwork{atSplit: map[[2]xregion.Region]xregion.Position{}}
 	var remotes []xregion.Store
-	for i, n := range regiontest.Nodes(t, regiontest.Regions(names...)) {
+	for i, n := range regiontest.Nodes(t, regiontest.WithRegions(names...)) {
 		n.Wall.SetOffset(skews[i])
 		nd := &node{name: n.Name, store: n.Local, clock: n.Clock}
 		define(n.Local, nd)
@@ -125,12 +125,12 @@ func (a *asyncNetwork) split(t testing.TB) {
 	a.watermarks(t, func(to, from *node, wm xregion.Position) { a.atSplit[[2]xregion.Region{to.name, from.name}] = wm })
 }
 
-// heal first requires that nothing crossed the partition: the split was
+// heal first requires that nothing crossed the split: the split was
 // real.
 func (a *asyncNetwork) heal(ctx context.Context, t testing.TB, check func(*node)) {
 	t.Helper()
 	a.watermarks(t, func(to, from *node, wm xregion.Position) {
-		require.Equal(t, a.atSplit[[2]xregion.Region{to.name, from.name}], wm, "%s applied changes of %s during the partition", to.name, from.name)
+		require.Equal(t, a.atSplit[[2]xregion.Region{to.name, from.name}], wm, "%s applied changes of %s during the split", to.name, from.name)
 	})
 	for _, r := range a.regions {
 		r.Proxy.Heal()

@@ -34,7 +34,7 @@ func newNodes(t *testing.T, n int) []*node {
 	t.Helper()
 	names := []xregion.Region{"a", "b", "c"}[:n]
 	var nodes []*node
-	for i, n := range regiontest.Nodes(t, regiontest.Regions(names...)) {
+	for i, n := range regiontest.Nodes(t, regiontest.WithRegions(names...)) {
 		n.Wall.SetOffset(skews[i])
 		nodes = append(nodes, &node{name: n.Name, store: n.Remote, clock: n.Clock})
 	}

@@ -71,7 +71,7 @@ func nodesOf(sw []*swNode, idx ...int) []*node {
 // TestSplitBrain_SingleWriter: region a is the home of every partition. The
 // regions split; on the far side an operator fails a over (with two
 // approvals; in one case two operators do, in two regions); both sides' homes
-// then write the same keys until the partition heals. The regions then hold
+// then write the same keys until the split heals. The regions then hold
 // different data (checked: fencing cannot undo what the old home's side
 // accepted before it heard of the failover), and failback follows: the new
 // home reasserts every key any region quarantined. Asserted, in every case,
@@ -96,7 +96,7 @@ func TestSplitBrain_SingleWriter(t *testing.T) {
 	tests := []struct {
 		name      string
 		regions   int
-		sides     [][]int // which regions see each other during the partition
+		sides     [][]int // which regions see each other during the split
 		failovers []int   // regions whose operators fail every partition over
 	}{
 		{name: "2 regions", regions: 2, sides: [][]int{{0}, {1}}, failovers: []int{1}},
@@ -124,7 +124,7 @@ func TestSplitBrain_SingleWriter(t *testing.T) {
 				history = append(history, rec)
 			}
 
-			// Before the partition: a writes every key, everyone has it.
+			// Before the split: a writes every key, everyone has it.
 			for _, k := range keys {
 				must(a, k, "v0")
 			}

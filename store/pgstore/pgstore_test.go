@@ -149,7 +149,7 @@ func TestNew_Invalid(t *testing.T) {
 // committed, and must say so rather than report it lost or safe. Once the
 // network heals, the held COMMIT reaches the server: it did commit.
 func TestStore_Apply_OutcomeUnknown(t *testing.T) {
-	region := regiontest.New(t, regiontest.Regions("a")).Region("a")
+	region := regiontest.New(t, regiontest.WithRegions("a")).Region("a")
 	s, err := pgstore.New(t.Context(), region.Pool, "a")
 	require.NoError(t, err)
 	require.NoError(t, s.DefineTable(t.Context(), "orders", takeIncoming))

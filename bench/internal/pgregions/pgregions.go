@@ -50,7 +50,7 @@ func Open(ctx context.Context, dsn string, conns int32) (*Regions, error) {
 		return nil, fmt.Errorf("read server version: %w", err)
 	}
 	version, _, _ = strings.Cut(version, " ")
-	c, err := regiontest.Open(ctx, dsn, regiontest.PoolSize(conns))
+	c, err := regiontest.Open(ctx, dsn, regiontest.WithPoolSize(conns))
 	if err != nil {
 		admin.Close(ctx)
 		return nil, err
