@@ -60,3 +60,8 @@ var refusing = xregion.ResolverFunc(func(local, incoming xregion.Record) (xregio
 	}
 	return lww(local, incoming)
 })
+
+// replace stores every incoming record as it is, whatever the key holds.
+var replace = xregion.ResolverFunc(func(local, incoming xregion.Record) (xregion.Resolution, error) {
+	return xregion.Resolution{Record: incoming, Changed: true}, nil
+})

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T, region xregion.Region) xregio
 	t.Run("Backlog", s.testBacklog)
 	t.Run("Stage", s.testStage)
 	t.Run("Lease", s.testLease)
+	t.Run("Digest", s.testDigest)
 	t.Run("Context", s.testContext)
 }
 

@@ -1,0 +1,181 @@
+package xregion
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/bits"
+	"sort"
+	"strconv"
+)
+
+// Digester is an optional capability of a Store, found by type assertion:
+// it summarises a table's records by ranges of keys where the records live,
+// so that two regions can find the keys on which they differ without
+// sending each other the records (package resync).
+//
+// Ranges are ranges of KeyHash, not of keys: a range's share of a table
+// does not depend on what its keys look like, and every store cuts the
+// same ranges. A range's digest is the count of its records and the XOR of
+// their RowHash, so it does not depend on the order in which the records
+// were written, and the digest of two adjacent ranges is the combination
+// of theirs. Tombstones are records: a key deleted in one region and not
+// in the other differs.
+type Digester interface {
+	// Digests returns the digest of each range, in the order given: in
+	// increasing order, none overlapping another (see ValidateRanges).
+	// Errors: ErrInvalid (ranges ValidateRanges refuses), ErrUnknownTable.
+	Digests(ctx context.Context, table string, ranges []KeyRange) ([]RangeDigest, error)
+
+	// KeyDigests returns, for every record whose key lies in one of the
+	// ranges, its key, version and RowHash, ordered by KeyHash and then by
+	// key. Callers choose ranges narrow enough that the answer is small;
+	// a store refuses to return more than MaxChangeLimit with ErrInvalid.
+	// Errors as Digests.
+	KeyDigests(ctx context.Context, table string, ranges []KeyRange) ([]KeyDigest, error)
+
+	// Records returns the records stored under keys, tombstones included,
+	// in the order of keys; a key never written is left out. Errors:
+	// ErrInvalid (more than MaxChangeLimit keys), ErrUnknownTable.
+	Records(ctx context.Context, table string, keys []string) ([]Record, error)
+}
+
+// MaxDigestRanges is the most ranges one Digests or KeyDigests call takes.
+const MaxDigestRanges = 1 << 16
+
+// KeyRange is the keys whose KeyHash lies in [Lo, Hi].
+type KeyRange struct{ Lo, Hi uint64 }
+
+// AllKeys is the range that holds every key.
+var AllKeys = KeyRange{Lo: 0, Hi: math.MaxUint64}
+
+// Contains reports whether the key with hash h lies in r.
+func (r KeyRange) Contains(h uint64) bool { return r.Lo <= h && h <= r.Hi }
+
+// Split cuts r into n ranges of (nearly) equal width, in order; fewer if r
+// holds fewer than n hashes. n below 1 counts as 1.
+func (r KeyRange) Split(n int) []KeyRange {
+	width := r.Hi - r.Lo // one less than the number of hashes in r
+	if n < 1 {
+		n = 1
+	}
+	if uint64(n-1) > width {
+		n = int(width) + 1
+	}
+	out := make([]KeyRange, n)
+	lo := r.Lo
+	for i := range out {
+		// The i-th range ends before Lo + (i+1)·(width+1)/n, computed in
+		// 128 bits because width+1 may be 2⁶⁴.
+		hi := r.Hi
+		if i < n-1 {
+			hiWord, loWord := bits.Mul64(uint64(i+1), width)
+			hiWord, loWord = add128(hiWord, loWord, uint64(i+1))
+			q, _ := bits.Div64(hiWord, loWord, uint64(n))
+			hi = r.Lo + q - 1
+		}
+		out[i] = KeyRange{Lo: lo, Hi: hi}
+		lo = hi + 1
+	}
+	return out
+}
+
+func add128(hi, lo, x uint64) (uint64, uint64) {
+	lo, carry := bits.Add64(lo, x, 0)
+	return hi + carry, lo
+}
+
+// String formats r as "[lo, hi]" in hexadecimal.
+func (r KeyRange) String() string { return fmt.Sprintf("[%016x, %016x]", r.Lo, r.Hi) }
+
+// ValidateRanges checks what Digests and KeyDigests are given: 1 to
+// MaxDigestRanges ranges, each with Lo at or below Hi, in increasing order
+// and none overlapping the next.
+func ValidateRanges(ranges []KeyRange) error {
+	if len(ranges) == 0 || len(ranges) > MaxDigestRanges {
+		return invalid("key ranges", "%d of them; want 1 to %d", len(ranges), MaxDigestRanges)
+	}
+	for i, r := range ranges {
+		if r.Lo > r.Hi {
+			return invalid("key range "+r.String(), "Lo is above Hi")
+		}
+		if i > 0 && r.Lo <= ranges[i-1].Hi {
+			return invalid("key range "+r.String(), "not after %s; give ranges in increasing order, none overlapping", ranges[i-1])
+		}
+	}
+	return nil
+}
+
+// FindRange returns the index of the range of sorted, disjoint ranges that
+// holds hash h, and false if none does.
+func FindRange(ranges []KeyRange, h uint64) (int, bool) {
+	i := sort.Search(len(ranges), func(i int) bool { return ranges[i].Hi >= h })
+	return i, i < len(ranges) && ranges[i].Lo <= h
+}
+
+// RangeDigest summarises the records of one table in one range.
+type RangeDigest struct {
+	Range KeyRange
+	Count int64  // how many records, tombstones included
+	Hash  uint64 // the XOR of their RowHash; zero when Count is zero
+}
+
+// Add folds a record's RowHash into d.
+func (d *RangeDigest) Add(rowHash uint64) {
+	d.Count++
+	d.Hash ^= rowHash
+}
+
+// KeyDigest is one record's entry in Digester.KeyDigests.
+type KeyDigest struct {
+	Key     string
+	Version Version
+	Hash    uint64 // RowHash of the record
+}
+
+// KeyHash places a key in the hash space that KeyRange cuts: the first
+// eight bytes of the MD5 of the key, big-endian. Stores compute it where
+// the records live (PostgreSQL: from md5(key)), so it is fixed for good.
+func KeyHash(key string) uint64 {
+	sum := md5.Sum([]byte(key))
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+// RowHash identifies a record's state: the first eight bytes, big-endian,
+// of the MD5 of a text that names its key, version, epoch, tombstone flag
+// and value:
+//
+//	len(key) ":" key ":" wall ":" logical ":" origin ":" epoch ":" tombstone ":" md5hex(value) or "-"
+//
+// with the numbers in decimal, the flag as "true" or "false", and "-" for
+// an empty value. The value is in it because a merge (CRDTs) can leave two regions
+// with the same version and different values. Base is not: it is how the
+// record was written, not what it holds.
+func RowHash(r Record) uint64 {
+	value := "-"
+	if len(r.Value) > 0 {
+		sum := md5.Sum(r.Value)
+		value = hex.EncodeToString(sum[:])
+	}
+	var b []byte
+	b = strconv.AppendInt(b, int64(len(r.Key)), 10)
+	b = append(b, ':')
+	b = append(b, r.Key...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, r.Version.Time.WallTime, 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(r.Version.Time.Logical), 10)
+	b = append(b, ':')
+	b = append(b, r.Version.Region...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(r.Epoch), 10)
+	b = append(b, ':')
+	b = strconv.AppendBool(b, r.Tombstone)
+	b = append(b, ':')
+	b = append(b, value...)
+	sum := md5.Sum(b)
+	return binary.BigEndian.Uint64(sum[:8])
+}

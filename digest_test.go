@@ -1,0 +1,59 @@
+package xregion_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/xregion/xregion"
+)
+
+func TestKeyRange_Split(t *testing.T) {
+	for _, tc := range []struct {
+		r xregion.KeyRange
+		n int
+	}{
+		{xregion.AllKeys, 1}, {xregion.AllKeys, 2}, {xregion.AllKeys, 3}, {xregion.AllKeys, 1024},
+		{xregion.KeyRange{Lo: 10, Hi: 19}, 3}, {xregion.KeyRange{Lo: 10, Hi: 19}, 10},
+		{xregion.KeyRange{Lo: 10, Hi: 12}, 100}, {xregion.KeyRange{Lo: 7, Hi: 7}, 4},
+		{xregion.KeyRange{Lo: math.MaxUint64 - 5, Hi: math.MaxUint64}, 4}, {xregion.AllKeys, 0},
+	} {
+		parts := tc.r.Split(tc.n)
+		require.NotEmpty(t, parts)
+		require.LessOrEqual(t, len(parts), max(tc.n, 1))
+		require.Equal(t, tc.r.Lo, parts[0].Lo, "%s in %d", tc.r, tc.n)
+		require.Equal(t, tc.r.Hi, parts[len(parts)-1].Hi, "%s in %d", tc.r, tc.n)
+		require.NoError(t, xregion.ValidateRanges(parts))
+		for i := 1; i < len(parts); i++ {
+			require.Equal(t, parts[i-1].Hi+1, parts[i].Lo, "%s in %d: contiguous", tc.r, tc.n)
+			w0, w := parts[0].Hi-parts[0].Lo, parts[i].Hi-parts[i].Lo
+			require.LessOrEqual(t, max(w0, w)-min(w0, w), uint64(1), "%s in %d: nearly equal widths", tc.r, tc.n)
+		}
+	}
+	require.Len(t, xregion.KeyRange{Lo: 10, Hi: 12}.Split(100), 3, "no more ranges than hashes")
+}
+
+func TestKeyHash(t *testing.T) {
+	// md5("k1") = b637b17af08aced8…, as PostgreSQL's md5() computes it.
+	require.Equal(t, uint64(0xb637b17af08aced8), xregion.KeyHash("k1"))
+	i, ok := xregion.FindRange(xregion.AllKeys.Split(4), xregion.KeyHash("k1"))
+	require.True(t, ok)
+	require.Equal(t, 2, i)
+	_, ok = xregion.FindRange([]xregion.KeyRange{{Lo: 0, Hi: 1}}, xregion.KeyHash("k1"))
+	require.False(t, ok)
+}
+
+func TestRowHash(t *testing.T) {
+	r := xregion.Record{Key: "k1", Value: []byte{1, 2}, Version: xregion.Version{Time: xregion.Timestamp{WallTime: 5, Logical: 1}, Region: "a"}}
+	// The same text in PostgreSQL: md5('2:k1:5:1:a:0:false:' || md5('\x0102'::bytea)).
+	require.Equal(t, uint64(0xe29a876248bbd28c), xregion.RowHash(r))
+	empty := r
+	empty.Value = []byte{}
+	nilValue := r
+	nilValue.Value = nil
+	require.Equal(t, xregion.RowHash(empty), xregion.RowHash(nilValue), "an empty value is no value")
+	based := r
+	based.Base = r.Version
+	require.Equal(t, xregion.RowHash(r), xregion.RowHash(based), "Base is how the record was written, not what it holds")
+}
