@@ -76,9 +76,44 @@
 // HAZARD: each row count up to that limit is a statement of its own, and
 // pgx prepares every statement once per connection, keeping 512 by default
 // (StatementCacheCapacity); a statement it evicted costs a round trip to
-// prepare again. A store uses about 15 statements per declared table and 30
-// of its own, so past 30 tables raise the pool's
-// ConnConfig.StatementCacheCapacity.
+// prepare again. A store uses about 15 statements per declared table (18
+// once it is read as a Digester) and 30 of its own, so past 25 tables
+// raise the pool's ConnConfig.StatementCacheCapacity.
+//
+// # Digests
+//
+// The store is an xregion.Digester. Each data table has two generated
+// columns that PostgreSQL computes as it writes a row, khash (the key's
+// xregion.KeyHash, top bit flipped so that bigint order is the hash's
+// order) and rhash (the row's xregion.RowHash), and an index on khash that
+// includes rhash. A range's digest is a count and an XOR over a slice of
+// that index, read without touching the table: 1,000,000 records in 1,024
+// ranges take about 70 ms, less than a sequential count(*). Without
+// rhash in the index, the same read fetches every row from the table and
+// takes seconds.
+//
+// The write path pays for them: md5 three times per inserted row (the key,
+// the value, the row's text) and twice per updated one (khash is kept),
+// at about 1 µs a call on PostgreSQL 15 with OpenSSL 3, and an index entry
+// per written row. And since every write changes rhash, which the index
+// holds, no update is HOT any more: each adds entries to both indexes,
+// which VACUUM clears later. Measured with BenchmarkStore_Apply, the
+// server's CPU time rose from 7 to 12 µs per inserted row and from 11 to
+// 20 µs per updated one, and on two cores shared by client and server
+// Apply wrote a third fewer records a second.
+//
+// HAZARD: the hashes are taken over the bytes PostgreSQL stores. In a
+// database whose encoding is not UTF8 (or SQL_ASCII), a key outside ASCII
+// is stored, and hashed, as other bytes than Go hashes, and every digest
+// that holds one differs from the other regions' digests.
+//
+// HAZARD: DefineTable adds the columns and the index to a table created
+// before them, which rewrites the table and builds the index while it
+// holds it locked: reads and writes of the table wait until it is done.
+// Later calls find them in the catalog and lock nothing.
+//
+// Index-only scans read the table's pages that VACUUM has not marked
+// all-visible since they were written; autovacuum keeps these few.
 //
 // # Leases
 //

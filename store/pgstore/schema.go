@@ -132,7 +132,23 @@ const recordColumnDefs = `value bytea,
 			epoch bigint NOT NULL,
 			tombstone boolean NOT NULL`
 
-// createTable creates a declared table's storage.
+// The hash columns of a data table, which xregion.Digester reads: khash is
+// xregion.KeyHash of the key with its top bit flipped, so that bigint order
+// is the hash's unsigned order (see hashArg); rhash is xregion.RowHash of the
+// row. PostgreSQL computes both as it writes a row, over the very bytes Go
+// hashes in a UTF8 database: octet_length counts bytes as len does, and a
+// NULL value and an empty one both hash as '-'.
+const (
+	khashDef = `khash bigint GENERATED ALWAYS AS
+			((('x' || left(md5(key), 16))::bit(64)::bigint) # (-9223372036854775808)) STORED`
+	rhashDef = `rhash bigint GENERATED ALWAYS AS (('x' || left(md5(
+			octet_length(key)::text || ':' || key || ':' || wall::text || ':' || logical::text || ':' ||
+			origin || ':' || epoch::text || ':' || tombstone::text || ':' ||
+			coalesce(md5(nullif(value, ''::bytea)), '-')), 16))::bit(64)::bigint) STORED`
+)
+
+// createTable creates a declared table's storage, and adds the hash columns
+// and their index to a table created before they existed.
 func (s *Store) createTable(ctx context.Context, name string) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -144,8 +160,32 @@ func (s *Store) createTable(ctx context.Context, name string) error {
 	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.ident(name)+` (
 			key text COLLATE "C" PRIMARY KEY,
-			`+recordColumnDefs+`) WITH (fillfactor = 90)`); err != nil {
+			`+recordColumnDefs+`,
+			`+khashDef+`,
+			`+rhashDef+`) WITH (fillfactor = 90)`); err != nil {
 		return fmt.Errorf("create table %s: %w", name, err)
+	}
+	// ALTER TABLE and CREATE INDEX lock the table even when they have
+	// nothing to do, so they run only when the catalog says they must.
+	var columns int
+	var indexed bool
+	if err := tx.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM pg_attribute WHERE attrelid = $1::text::regclass AND attname IN ('khash', 'rhash') AND NOT attisdropped),
+			to_regclass($2) IS NOT NULL`, s.ident(name), s.ident(hashIndex(name))).Scan(&columns, &indexed); err != nil {
+		return fmt.Errorf("inspect table %s: %w", name, err)
+	}
+	if columns < 2 {
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+s.ident(name)+`
+				ADD COLUMN IF NOT EXISTS `+khashDef+`,
+				ADD COLUMN IF NOT EXISTS `+rhashDef); err != nil {
+			return fmt.Errorf("add hash columns to %s: %w", name, err)
+		}
+	}
+	if !indexed {
+		if _, err := tx.Exec(ctx, `CREATE INDEX IF NOT EXISTS `+pgx.Identifier{hashIndex(name)}.Sanitize()+
+			` ON `+s.ident(name)+` (khash) INCLUDE (rhash)`); err != nil {
+			return fmt.Errorf("index hashes of %s: %w", name, err)
+		}
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+s.ident(tablesTable)+` (name) VALUES ($1) ON CONFLICT DO NOTHING`, name); err != nil {
 		return fmt.Errorf("register table %s: %w", name, err)
@@ -154,4 +194,16 @@ func (s *Store) createTable(ctx context.Context, name string) error {
 		return fmt.Errorf("commit table %s: %w", name, err)
 	}
 	return nil
+}
+
+// hashIndex names the index of table's hash columns. Like the store's own
+// tables it starts with '_', so no declared table can take its name. A
+// name PostgreSQL would truncate is cut here and a hash of the table name
+// appended, so that long names that begin alike still get an index each.
+func hashIndex(table string) string {
+	name := "_khash_" + table
+	if len(name) <= xregion.MaxNameLen {
+		return name
+	}
+	return fmt.Sprintf("%s_%08x", name[:xregion.MaxNameLen-9], xregion.KeyHash(table)>>32)
 }

@@ -167,9 +167,18 @@ func (s *Store) Watermark(ctx context.Context, peer xregion.Region) (xregion.Pos
 // the table grows. Every query of the store has an index to use; this makes
 // PostgreSQL use it. Apply does the same in its own transaction.
 func (s *Store) forEachRow(ctx context.Context, sql string, args []any, dest []any, fn func() error) error {
+	return s.forEachRowSet(ctx, nil, sql, args, dest, fn)
+}
+
+// forEachRowSet is forEachRow with more SET LOCAL statements (settings, as
+// "name = value") run before the query.
+func (s *Store) forEachRowSet(ctx context.Context, settings []string, sql string, args []any, dest []any, fn func() error) error {
 	q := &pgx.Batch{}
 	q.Queue("BEGIN READ ONLY")
 	q.Queue("SET LOCAL enable_seqscan = off")
+	for _, set := range settings {
+		q.Queue("SET LOCAL " + set)
+	}
 	q.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 		_, err := pgx.ForEachRow(rows, dest, fn)
 		return err
