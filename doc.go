@@ -17,6 +17,11 @@
 //     region's changelog (read back as Change values by Position), records
 //     lost updates in a ledger and moves the sending peer's watermark, all in
 //     one transaction.
+//   - Optional capabilities of a Store, found by type assertion: Stager
+//     (accept a peer's writes durably now, resolve them later: synchronous
+//     replication), Leaser (one shipper per peer across processes) and
+//     Digester (digests of key ranges where the records live, so that two
+//     regions find what differs without copying: package resync).
 //   - Resolver decides what a key holds when a write arrives: last-write-wins
 //     (package lww), a CRDT merge (package crdt) or a single home region
 //     (package partition).

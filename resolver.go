@@ -115,3 +115,16 @@ func (r Resolution) Check(table string, incoming Record) error {
 	}
 	return nil
 }
+
+// MarshalText formats r as String does.
+func (r LossReason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText parses what MarshalText formats.
+func (r *LossReason) UnmarshalText(b []byte) error {
+	p, err := ParseLossReason(string(b))
+	if err != nil {
+		return err
+	}
+	*r = p
+	return nil
+}

@@ -52,3 +52,29 @@ func (v Version) Validate() error {
 	}
 	return v.Region.Validate()
 }
+
+// MarshalText formats v as String does, so that versions read well in JSON.
+func (v Version) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// UnmarshalText parses what MarshalText formats. Errors wrap ErrInvalid.
+func (v *Version) UnmarshalText(b []byte) error {
+	s := string(b)
+	if s == "none" {
+		*v = Version{}
+		return nil
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return invalid("version "+quote(s), "want timestamp@region or none")
+	}
+	ts, err := ParseTimestamp(s[:at])
+	if err != nil {
+		return err
+	}
+	w := Version{Time: ts, Region: Region(s[at+1:])}
+	if err := w.Validate(); err != nil {
+		return err
+	}
+	*v = w
+	return nil
+}

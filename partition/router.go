@@ -153,6 +153,11 @@ func (r *Router) Region() xregion.Region { return r.region }
 // Table returns the name of the ownership table.
 func (r *Router) Table() string { return r.cfg.table }
 
+// Resolver is the Resolver New declared the ownership table with, for
+// tools that resolve its records outside the store (package resync): a
+// record it accepts teaches this Router the grant it carries.
+func (r *Router) Resolver() xregion.Resolver { return ownersTable{r} }
+
 // Partitioner returns the partition function.
 func (r *Router) Partitioner() Partitioner { return r.parts }
 
