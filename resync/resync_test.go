@@ -227,3 +227,41 @@ func TestBadInput(t *testing.T) {
 
 // noDigests is a store without the Digester capability.
 type noDigests struct{ xregion.Store }
+
+// TestRun_Progress: a long run reports, per phase and table, how far it
+// has come, the records it moved, and an estimate of the time left.
+func TestRun_Progress(t *testing.T) {
+	a, b := memPair(t)
+	for i := range 200 {
+		a.put(t, fmt.Sprintf("k%03d", i), "v")
+	}
+	clock := xregion.NewManualClock(start.Add(time.Hour))
+	var seen []resync.Progress
+	_, err := resync.Run(t.Context(), a.store, b.store, tablesOf(a, b), resync.WithWallClock(clock), resync.WithBatchSize(10),
+		resync.WithProgress(func(p resync.Progress) {
+			clock.Advance(time.Second) // each step takes a second
+			seen = append(seen, p)
+		}))
+	require.NoError(t, err)
+	phases := make(map[string]bool)
+	var last resync.Progress
+	for _, p := range seen {
+		phases[p.Phase] = true
+		require.LessOrEqual(t, p.Done, max(p.Total, p.Done), "%+v", p)
+		if p.Phase == "apply" && p.Table == lwwTable {
+			last = p
+		}
+	}
+	require.Equal(t, map[string]bool{"plan": true, "apply": true, "verify": true}, phases)
+	require.EqualValues(t, 200, last.Done)
+	require.EqualValues(t, 200, last.Total)
+	require.EqualValues(t, 200, last.Moved)
+	var mid resync.Progress
+	for _, p := range seen {
+		if p.Phase == "apply" && p.Done == 100 {
+			mid = p
+		}
+	}
+	require.Positive(t, mid.Elapsed)
+	require.InDelta(t, float64(mid.Elapsed), float64(mid.ETA), float64(2*time.Second), "half done: as long again to go")
+}
