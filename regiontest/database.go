@@ -59,6 +59,20 @@ func DSN() string {
 	return DefaultDSN
 }
 
+// ServerDSN returns DSN() once the server answers there: for a test that
+// hands the DSN to a program (which calls Open). When the server cannot be
+// reached it skips or fails the test as Database does.
+func ServerDSN(t testing.TB) string {
+	t.Helper()
+	s := serverFromEnv()
+	conn, err := s.connectAdmin(context.Background())
+	if err != nil {
+		s.failed(t, err)
+	}
+	conn.Close(context.Background())
+	return s.dsn
+}
+
 // Database creates a fresh, uniquely named database ("xr_test_" and random
 // hex) on the server at DSN() and returns a pool connected to it directly,
 // with MaxConns connections at most. At cleanup it closes the pool and drops

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"context"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/xregion/xregion/regiontest"
@@ -25,7 +20,7 @@ func TestRun(t *testing.T) {
 
 // TestRun_PostgreSQL runs it on PostgreSQL.
 func TestRun_PostgreSQL(t *testing.T) {
-	checkStory(t, options{pg: postgres(t)})
+	checkStory(t, options{pg: regiontest.ServerDSN(t)})
 }
 
 // checkStory runs the program and checks what it printed: the plan names
@@ -64,29 +59,4 @@ func checkStory(t *testing.T, opts options) string {
 		require.Contains(t, out, want)
 	}
 	return out
-}
-
-// postgres returns the DSN of the test server, skipping the test where it
-// cannot be reached unless CI=true or XREGION_REQUIRE_PG=1.
-func postgres(t *testing.T) string {
-	dsn := regiontest.DSN()
-	cfg, err := regiontest.ParseDSN(dsn) // its error, unlike pgx's, shows no piece of a password
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
-	if err == nil {
-		conn.Close(ctx)
-		return dsn
-	}
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	required, _ := strconv.ParseBool(os.Getenv("XREGION_REQUIRE_PG"))
-	msg := "cannot connect to PostgreSQL at " + regiontest.Redact(dsn) + " (set XREGION_TEST_PG to a server tests may use): " + err.Error()
-	if ci || required {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
 }

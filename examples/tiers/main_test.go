@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/xregion/xregion/regiontest"
@@ -30,7 +27,7 @@ func TestRun(t *testing.T) {
 // TestRun_PostgreSQL runs it on PostgreSQL, through the fault proxy.
 func TestRun_PostgreSQL(t *testing.T) {
 	cfg := shortConfig()
-	cfg.pg = postgres(t)
+	cfg.pg = regiontest.ServerDSN(t)
 	checkStory(t, cfg)
 }
 
@@ -110,31 +107,6 @@ func parseRows(t *testing.T, out string) []row {
 		rows = append(rows, r)
 	}
 	return rows
-}
-
-// postgres returns the DSN of the test server, skipping the test where it
-// cannot be reached unless CI=true or XREGION_REQUIRE_PG=1.
-func postgres(t *testing.T) string {
-	dsn := regiontest.DSN()
-	cfg, err := regiontest.ParseDSN(dsn) // its error, unlike pgx's, shows no piece of a password
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
-	if err == nil {
-		conn.Close(ctx)
-		return dsn
-	}
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	required, _ := strconv.ParseBool(os.Getenv("XREGION_REQUIRE_PG"))
-	msg := "cannot connect to PostgreSQL at " + regiontest.Redact(dsn) + " (set XREGION_TEST_PG to a server tests may use): " + err.Error()
-	if ci || required {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
 }
 
 func TestConfig_validate(t *testing.T) {
