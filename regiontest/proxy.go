@@ -23,14 +23,16 @@ const (
 )
 
 // Proxy is a TCP proxy that injects the faults of a network between regions:
-// latency, a partition (Blackhole) and dropped connections (Reset). It
+// latency, a network split (Blackhole) and dropped connections (Reset). It
 // forwards each connection accepted on Addr to its upstream, really delaying
 // and holding the bytes, so the code under test sees the timeouts and errors
-// it would see in production. A Proxy is safe for concurrent use.
+// it would see in production. It counts the bytes it carries (Carried). A
+// Proxy is safe for concurrent use.
 type Proxy struct {
 	upstream string
 	ln       net.Listener
-	latency  atomic.Int64 // one-way, in nanoseconds
+	latency  atomic.Int64    // one-way, in nanoseconds
+	carried  [2]atomic.Int64 // bytes delivered, by direction (carriedTo…)
 	wg       sync.WaitGroup
 	mu       struct {
 		sync.Mutex
@@ -73,6 +75,30 @@ func (p *Proxy) SetLatency(oneWay time.Duration) { p.latency.Store(int64(max(one
 
 // Latency returns the one-way latency set by SetLatency.
 func (p *Proxy) Latency() time.Duration { return time.Duration(p.latency.Load()) }
+
+// The directions of Carried's counters.
+const (
+	carriedToServer = iota
+	carriedToClient
+)
+
+// Carried returns how many bytes the proxy has delivered since it started
+// or since ResetCarried, on all its connections: toServer from clients to
+// the upstream, toClient back. Bytes held by a blackhole or a delay count
+// once they are passed on, and before the receiver can read them, so a
+// client that has its answer finds it counted. It is what a link between
+// regions would carry above TCP: TLS records and the protocol's framing
+// included, TCP and IP headers not.
+func (p *Proxy) Carried() (toServer, toClient int64) {
+	return p.carried[carriedToServer].Load(), p.carried[carriedToClient].Load()
+}
+
+// ResetCarried sets Carried's counters to zero. Bytes passed on while it
+// runs may count in one direction's new figure and the other's old one.
+func (p *Proxy) ResetCarried() {
+	p.carried[carriedToServer].Store(0)
+	p.carried[carriedToClient].Store(0)
+}
 
 // Blackhole stops forwarding in both directions, on open connections and on
 // new ones, which are accepted but not passed on: as in a network split,
@@ -208,10 +234,13 @@ func (p *Proxy) serve(l *link) {
 	}
 
 	var wg sync.WaitGroup
-	for _, dir := range [][2]net.Conn{{l.client, server}, {server, l.client}} {
+	for _, dir := range []struct {
+		src, dst net.Conn
+		carried  *atomic.Int64
+	}{{l.client, server, &p.carried[carriedToServer]}, {server, l.client, &p.carried[carriedToClient]}} {
 		q := make(chan chunk, queueLen)
-		wg.Go(func() { p.read(l, dir[0], q) })
-		wg.Go(func() { p.write(l, dir[1], q) })
+		wg.Go(func() { p.read(l, dir.src, q) })
+		wg.Go(func() { p.write(l, dir.dst, q, dir.carried) })
 	}
 	wg.Wait()
 }
@@ -252,8 +281,9 @@ func (p *Proxy) read(l *link, src net.Conn, q chan<- chunk) {
 }
 
 // write delivers queued chunks to dst, each at its due time and only while
-// the proxy is not blackholed; the end of the stream becomes a half-close.
-func (p *Proxy) write(l *link, dst net.Conn, q <-chan chunk) {
+// the proxy is not blackholed, adding what it delivers to carried; the end
+// of the stream becomes a half-close.
+func (p *Proxy) write(l *link, dst net.Conn, q <-chan chunk, carried *atomic.Int64) {
 	w := newWaiter()
 	defer w.close()
 	for {
@@ -267,7 +297,12 @@ func (p *Proxy) write(l *link, dst net.Conn, q <-chan chunk) {
 			return
 		}
 		if len(c.data) > 0 {
-			if _, err := dst.Write(c.data); err != nil {
+			// Counted before the write, so that whoever has read the bytes
+			// finds them counted; what a failed write did not deliver is
+			// taken back.
+			carried.Add(int64(len(c.data)))
+			if n, err := dst.Write(c.data); err != nil {
+				carried.Add(int64(n - len(c.data)))
 				l.close(true)
 				return
 			}
