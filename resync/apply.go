@@ -131,27 +131,51 @@ func (p *Plan) reconcile(ctx context.Context, t Table, keys []string) (Applied, 
 			toB = append(toB, xregion.Write{Table: t.Name, Record: *m.toB})
 		}
 	}
-	// Each region receives the other's records as a peer batch: not from
-	// a changelog (no positions), so they are idempotent by version.
-	batches := [2]xregion.Batch{{From: p.B, Writes: toA}, {From: p.A, Writes: toB}}
+	// Each region receives the other's records as peer batches: not from a
+	// changelog (no positions), so they are idempotent by version.
+	sends := [2][]xregion.Write{toA, toB}
 	res, err := both(p.sides, func(s side) (xregion.Result, error) {
-		b := batches[0]
+		i, from := 0, p.B
 		if s.region() == p.B {
-			b = batches[1]
+			i, from = 1, p.A
 		}
-		if len(b.Writes) == 0 {
-			return xregion.Result{}, nil
+		var total xregion.Result
+		for _, ws := range cutBytes(sends[i], MaxBatchBytes) {
+			r, err := s.store.Apply(ctx, xregion.Batch{From: from, Writes: ws})
+			total.Add(r)
+			if err != nil {
+				return total, err
+			}
 		}
-		return s.store.Apply(ctx, b)
+		return total, nil
 	})
 	for i, r := range res {
 		done.result(r)
-		for _, w := range batches[i].Writes {
+		for _, w := range sends[i] {
 			done.Bytes += int64(len(w.Record.Key) + len(w.Record.Value))
 		}
 	}
 	done.ToA, done.ToB = res[0].Applied, res[1].Applied
 	return done, apart, err
+}
+
+// cutBytes cuts writes into batches of at most max key and value bytes
+// each (a larger record alone in its batch).
+func cutBytes(writes []xregion.Write, max int) [][]xregion.Write {
+	var out [][]xregion.Write
+	start, size := 0, 0
+	for i, w := range writes {
+		n := len(w.Record.Key) + len(w.Record.Value)
+		if i > start && size+n > max {
+			out = append(out, writes[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	if start < len(writes) {
+		out = append(out, writes[start:])
+	}
+	return out
 }
 
 // moveWatermark moves g.To's watermark for g.From to g.Through, unless it

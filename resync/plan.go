@@ -174,41 +174,61 @@ func Diff(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Optio
 // watermark for it, and returns them by table. A change of a table the
 // resync was not given fails the plan (ErrUncoveredTable).
 func (p *Plan) readGaps(ctx context.Context) (map[string][]xregion.Change, error) {
-	byTable := make(map[string][]xregion.Change)
 	known := make(map[string]bool)
 	for _, t := range p.tables {
 		known[t.Name] = true
 	}
-	for i, from := range p.sides {
-		to := p.sides[1-i]
+	// Both ways at once: each reads one region's changelog.
+	type read struct {
+		gap     Gap
+		changes []xregion.Change
+	}
+	reads, err := both(p.sides, func(from side) (read, error) {
+		to := p.sides[0]
+		if to.region() == from.region() {
+			to = p.sides[1]
+		}
 		after, err := to.store.Watermark(ctx, from.region())
 		if err != nil {
-			return nil, err
+			return read{}, err
 		}
-		gap := Gap{From: from.region(), To: to.region(), After: after, Through: after}
+		r := read{gap: Gap{From: from.region(), To: to.region(), After: after, Through: after}}
 		for {
-			cs, err := from.store.Changes(ctx, xregion.ChangeQuery{After: gap.Through, Origin: from.region(), Limit: p.cfg.batch})
+			cs, err := from.store.Changes(ctx, xregion.ChangeQuery{After: r.gap.Through, Origin: from.region(), Limit: p.cfg.batch})
 			if err != nil {
-				return nil, err
+				return r, err
 			}
 			if len(cs) == 0 {
 				break
 			}
 			for _, c := range cs {
 				if !known[c.Table] {
-					return nil, fmt.Errorf("%w: %s's change %s of table %q, not among the tables given", ErrUncoveredTable, from.region(), c.Pos, c.Table)
+					return r, fmt.Errorf("%w: %s's change %s of table %q, not among the tables given", ErrUncoveredTable, from.region(), c.Pos, c.Table)
 				}
-				byTable[c.Table] = append(byTable[c.Table], c)
 			}
-			gap.Through, gap.Changes = cs[len(cs)-1].Pos, gap.Changes+len(cs)
+			r.changes = append(r.changes, cs...)
+			r.gap.Through, r.gap.Changes = cs[len(cs)-1].Pos, r.gap.Changes+len(cs)
+			if len(cs) < p.cfg.batch {
+				break // the rest, if any, is hidden: Backlog counts it
+			}
 		}
-		bl, err := from.store.Backlog(ctx, gap.Through, from.region())
+		bl, err := from.store.Backlog(ctx, r.gap.Through, from.region())
 		if err != nil {
-			return nil, err
+			return r, err
 		}
-		gap.Hidden = bl.Changes
-		if gap.Changes > 0 || gap.Hidden > 0 {
-			p.Gaps = append(p.Gaps, gap)
+		r.gap.Hidden = bl.Changes
+		return r, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	byTable := make(map[string][]xregion.Change)
+	for _, r := range reads {
+		for _, c := range r.changes {
+			byTable[c.Table] = append(byTable[c.Table], c)
+		}
+		if r.gap.Changes > 0 || r.gap.Hidden > 0 {
+			p.Gaps = append(p.Gaps, r.gap)
 		}
 	}
 	return byTable, nil

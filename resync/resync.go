@@ -42,8 +42,11 @@ var ErrNotEqual = errors.New("resync: regions differ")
 
 // Defaults.
 const (
-	DefaultBatchSize = 500  // keys reconciled per round trip
+	DefaultBatchSize = 2000 // keys reconciled, or changes read, per round trip
 	DefaultFanout    = 1024 // ranges of the first digest pass
+	// MaxBatchBytes bounds the key and value bytes of one batch Apply
+	// sends; a batch of larger records is cut in several.
+	MaxBatchBytes = 8 << 20
 )
 
 // Option configures Plan, Verify and Run.

@@ -201,15 +201,27 @@ func TestBadInput(t *testing.T) {
 	ctx := t.Context()
 	tables := tablesOf(a, b)
 	for name, err := range map[string]error{
-		"no tables":     func() error { _, err := resync.Diff(ctx, a.store, b.store, nil); return err }(),
-		"nil resolver":  func() error { _, err := resync.Diff(ctx, a.store, b.store, []resync.Table{{Name: "x", A: a.lww}}); return err }(),
-		"twice":         func() error { _, err := resync.Diff(ctx, a.store, b.store, append(tables, tables[0])); return err }(),
-		"one region":    func() error { _, err := resync.Diff(ctx, a.store, a.store, tables); return err }(),
-		"nil store":     func() error { _, err := resync.Verify(ctx, a.store, nil, tables); return err }(),
-		"batch size":    func() error { _, err := resync.Run(ctx, a.store, b.store, tables, resync.WithBatchSize(0)); return err }(),
-		"fanout":        func() error { _, err := resync.Diff(ctx, a.store, b.store, tables, resync.WithFanout(1<<20)); return err }(),
-		"nil clock":     func() error { _, err := resync.Diff(ctx, a.store, b.store, tables, resync.WithWallClock(nil)); return err }(),
-		"unknown table": func() error { _, err := resync.Diff(ctx, a.store, b.store, []resync.Table{{Name: "nope", A: a.lww, B: b.lww}}, resync.WithDigestsOnly()); return err }(),
+		"no tables": func() error { _, err := resync.Diff(ctx, a.store, b.store, nil); return err }(),
+		"nil resolver": func() error {
+			_, err := resync.Diff(ctx, a.store, b.store, []resync.Table{{Name: "x", A: a.lww}})
+			return err
+		}(),
+		"twice":      func() error { _, err := resync.Diff(ctx, a.store, b.store, append(tables, tables[0])); return err }(),
+		"one region": func() error { _, err := resync.Diff(ctx, a.store, a.store, tables); return err }(),
+		"nil store":  func() error { _, err := resync.Verify(ctx, a.store, nil, tables); return err }(),
+		"batch size": func() error { _, err := resync.Run(ctx, a.store, b.store, tables, resync.WithBatchSize(0)); return err }(),
+		"fanout": func() error {
+			_, err := resync.Diff(ctx, a.store, b.store, tables, resync.WithFanout(1<<20))
+			return err
+		}(),
+		"nil clock": func() error {
+			_, err := resync.Diff(ctx, a.store, b.store, tables, resync.WithWallClock(nil))
+			return err
+		}(),
+		"unknown table": func() error {
+			_, err := resync.Diff(ctx, a.store, b.store, []resync.Table{{Name: "nope", A: a.lww, B: b.lww}}, resync.WithDigestsOnly())
+			return err
+		}(),
 	} {
 		if name == "unknown table" {
 			require.ErrorIs(t, err, xregion.ErrUnknownTable, name)

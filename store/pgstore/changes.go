@@ -42,7 +42,9 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 		p   position
 	)
 	dest := append([]any{&p.tx, &p.idx, &c.Table}, recordDest(&c.Record)...)
-	err := s.forEachRow(ctx, sql, args, append(dest, &c.Time), func() error {
+	// A read of a few hundred changes from an index: parallel workers cost
+	// more to start (35 to 47 ms measured) than the read itself (0.2 ms).
+	err := s.forEachRowSet(ctx, noParallel, sql, args, append(dest, &c.Time), func() error {
 		c.Pos = p.position()
 		out = append(out, c)
 		c = xregion.Change{}
@@ -53,6 +55,8 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 	}
 	return out, nil
 }
+
+var noParallel = []string{"max_parallel_workers_per_gather = 0"}
 
 // LostUpdates implements xregion.Store.
 func (s *Store) LostUpdates(ctx context.Context, after int64, limit int) ([]xregion.LostUpdate, error) {
