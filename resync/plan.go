@@ -26,10 +26,9 @@ type Plan struct {
 	// writes; Apply moves the watermarks past them. Empty for a digest plan.
 	Gaps []Gap `json:"gaps,omitempty"`
 
-	sides       [2]side
-	tables      []Table
-	cfg         config
-	digestsOnly bool
+	sides  [2]side
+	tables []Table
+	cfg    config
 }
 
 // Gap is a range of one region's changelog that the other has not applied:
@@ -123,10 +122,10 @@ type Conflict struct {
 // Diff compares regions a and b table by table and returns the Plan of a
 // resync: what it would do, without changing anything. Unless
 // WithDigestsOnly is given, the keys that differ are found in the
-// changelogs: each region's writes past the other's watermark for it. Otherwise, digests of key ranges are
-// compared, narrowing down to the keys that differ. Either way the records
-// of those keys are read from both regions and resolved through the
-// table's Resolver, as the stores will resolve them.
+// changelogs: each region's writes past the other's watermark for it.
+// Otherwise, digests of key ranges are compared, narrowing down to the keys
+// that differ. Either way the records of those keys are read from both
+// regions and resolved with each region's resolver, as its store will.
 //
 // Errors: ErrInvalid, ErrNoDigests, ErrUncoveredTable, and the stores'.
 func Diff(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Option) (*Plan, error) {
@@ -141,7 +140,7 @@ func Diff(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Optio
 	if err := checkTables(tables); err != nil {
 		return nil, fmt.Errorf("resync plan: %w", err)
 	}
-	p := &Plan{A: a.Region(), B: b.Region(), Started: cfg.wall.Now(), sides: ss, tables: tables, cfg: cfg, digestsOnly: cfg.digestsOnly}
+	p := &Plan{A: a.Region(), B: b.Region(), Started: cfg.wall.Now(), sides: ss, tables: tables, cfg: cfg}
 	pr := newProgress(cfg, "plan")
 	var unshipped map[string][]xregion.Change
 	if cfg.digestsOnly {

@@ -175,7 +175,7 @@ func Run(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Option
 	}
 	verify := slices.Concat(opts, []Option{WithSince(p.Started)})
 	rep.Verified, err = Verify(ctx, a, b, tables, verify...)
-	if !errors.Is(err, ErrNotEqual) || p.digestsOnly {
+	if !errors.Is(err, ErrNotEqual) || p.cfg.digestsOnly {
 		return rep, err
 	}
 	// Keys the changelogs did not cover: find them by digests, as a plan of
