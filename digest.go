@@ -2,14 +2,14 @@ package xregion
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
 	"math/bits"
 	"sort"
 	"strconv"
+
+	"github.com/xregion/xregion/internal/pghash"
 )
 
 // Digester is an optional capability of a Store, found by type assertion:
@@ -136,31 +136,30 @@ type KeyDigest struct {
 	Hash    uint64 // RowHash of the record
 }
 
-// KeyHash places a key in the hash space that KeyRange cuts: the first
-// eight bytes of the MD5 of the key, big-endian. Stores compute it where
-// the records live (PostgreSQL: from md5(key)), so it is fixed for good.
+// KeyHash places a key in the hash space that KeyRange cuts: PostgreSQL's
+// hashtextextended(key, 0), read as unsigned. Stores compute it where the
+// records live, so it is fixed for good. It replaced the first 64 bits of
+// an MD5 because PostgreSQL computes it a hundred times faster (about
+// 10 ns against 1 µs) and cannot change it between versions, as hash
+// partitioning stores its values on disk.
 func KeyHash(key string) uint64 {
-	sum := md5.Sum([]byte(key))
-	return binary.BigEndian.Uint64(sum[:8])
+	return pghash.BytesExtended([]byte(key), 0)
 }
 
-// RowHash identifies a record's state: the first eight bytes, big-endian,
-// of the MD5 of a text that names its key, version, epoch, tombstone flag
+// RowHash identifies a record's state: hashtextextended(text, 0), as
+// KeyHash, of a text that names its key, version, epoch, tombstone flag
 // and value:
 //
-//	len(key) ":" key ":" wall ":" logical ":" origin ":" epoch ":" tombstone ":" md5hex(value) or "-"
+//	len(key) ":" key ":" wall ":" logical ":" origin ":" epoch ":" tombstone ":" hex(value)
 //
-// with the numbers in decimal, the flag as "true" or "false", and "-" for
-// an empty value. The value is in it because a merge (CRDTs) can leave two regions
-// with the same version and different values. Base is not: it is how the
-// record was written, not what it holds.
+// with the numbers in decimal, the flag as "true" or "false", and the
+// value in lower-case hexadecimal, so that no value holds a ':' and an
+// empty value is an empty field. The value is in it because a merge
+// (CRDTs) can leave two regions with the same version and different
+// values. Base is not: it is how the record was written, not what it
+// holds.
 func RowHash(r Record) uint64 {
-	value := "-"
-	if len(r.Value) > 0 {
-		sum := md5.Sum(r.Value)
-		value = hex.EncodeToString(sum[:])
-	}
-	var b []byte
+	b := make([]byte, 0, 64+len(r.Key)+len(r.Version.Region)+2*len(r.Value))
 	b = strconv.AppendInt(b, int64(len(r.Key)), 10)
 	b = append(b, ':')
 	b = append(b, r.Key...)
@@ -175,7 +174,6 @@ func RowHash(r Record) uint64 {
 	b = append(b, ':')
 	b = strconv.AppendBool(b, r.Tombstone)
 	b = append(b, ':')
-	b = append(b, value...)
-	sum := md5.Sum(b)
-	return binary.BigEndian.Uint64(sum[:8])
+	b = hex.AppendEncode(b, r.Value)
+	return pghash.BytesExtended(b, 0)
 }

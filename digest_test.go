@@ -35,8 +35,8 @@ func TestKeyRange_Split(t *testing.T) {
 }
 
 func TestKeyHash(t *testing.T) {
-	// md5("k1") = b637b17af08aced8…, as PostgreSQL's md5() computes it.
-	require.Equal(t, uint64(0xb637b17af08aced8), xregion.KeyHash("k1"))
+	// SELECT to_hex(hashtextextended('k1', 0)) in PostgreSQL 15.
+	require.Equal(t, uint64(0x8b521d4e8b0a65d4), xregion.KeyHash("k1"))
 	i, ok := xregion.FindRange(xregion.AllKeys.Split(4), xregion.KeyHash("k1"))
 	require.True(t, ok)
 	require.Equal(t, 2, i)
@@ -46,13 +46,19 @@ func TestKeyHash(t *testing.T) {
 
 func TestRowHash(t *testing.T) {
 	r := xregion.Record{Key: "k1", Value: []byte{1, 2}, Version: xregion.Version{Time: xregion.Timestamp{WallTime: 5, Logical: 1}, Region: "a"}}
-	// The same text in PostgreSQL: md5('2:k1:5:1:a:0:false:' || md5('\x0102'::bytea)).
-	require.Equal(t, uint64(0xe29a876248bbd28c), xregion.RowHash(r))
+	// The same text in PostgreSQL: hashtextextended('2:k1:5:1:a:0:false:' || encode('\x0102'::bytea, 'hex'), 0).
+	require.Equal(t, uint64(0x1c38fffd5d50beed), xregion.RowHash(r))
 	empty := r
 	empty.Value = []byte{}
 	nilValue := r
 	nilValue.Value = nil
+	// hashtextextended('2:k1:5:1:a:0:false:', 0)
+	require.Equal(t, uint64(0xae158dd0af73342e), xregion.RowHash(empty))
 	require.Equal(t, xregion.RowHash(empty), xregion.RowHash(nilValue), "an empty value is no value")
+	// hashtextextended('3:中:1:2147483647:eu-west-1:9223372036854775807:true:', 0): len counts bytes.
+	require.Equal(t, uint64(0x5ef1fb082836f431), xregion.RowHash(xregion.Record{
+		Key: "中", Tombstone: true, Epoch: math.MaxInt64,
+		Version: xregion.Version{Time: xregion.Timestamp{WallTime: 1, Logical: math.MaxInt32}, Region: "eu-west-1"}}))
 	based := r
 	based.Base = r.Version
 	require.Equal(t, xregion.RowHash(r), xregion.RowHash(based), "Base is how the record was written, not what it holds")

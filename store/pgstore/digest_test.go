@@ -193,54 +193,80 @@ func TestStore_KeyDigests_TooMany(t *testing.T) {
 	require.EqualValues(t, xregion.MaxChangeLimit+1, d[0].Count+d[1].Count)
 }
 
-// TestStore_DefineTable_AddsHashColumns opens a table as pgstore created it
-// before it had the hash columns: DefineTable adds them, computed for the
-// rows already there, and once they are there it takes no lock on the
-// table, so it does not wait for a transaction writing to it.
+// TestStore_DefineTable_AddsHashColumns opens tables as pgstore created
+// them before it had the hash columns, and while they were md5: DefineTable
+// adds them, or computes them again, for the rows already there, indexes
+// them, and once they are right it takes no lock on the table, so it does
+// not wait for a transaction writing to it.
 func TestStore_DefineTable_AddsHashColumns(t *testing.T) {
-	ctx := t.Context()
-	pool := regiontest.Database(t)
-	s := newStore(t, pool, "a")
-	table := pgx.Identifier{s.Schema(), "t"}.Sanitize()
-	_, err := pool.Exec(ctx, `CREATE TABLE `+table+` (
-			key text COLLATE "C" PRIMARY KEY,
-			value bytea,
-			wall bigint NOT NULL,
-			logical integer NOT NULL,
-			origin text NOT NULL,
-			base_wall bigint NOT NULL,
-			base_logical integer NOT NULL,
-			base_origin text NOT NULL,
-			epoch bigint NOT NULL,
-			tombstone boolean NOT NULL) WITH (fillfactor = 90)`)
-	require.NoError(t, err)
-	records := randomRecords(rand.New(rand.NewPCG(3, 4)), 200)
-	for _, r := range records {
-		_, err := pool.Exec(ctx, `INSERT INTO `+table+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			r.Key, r.Value, r.Version.Time.WallTime, r.Version.Time.Logical, string(r.Version.Region),
-			r.Base.Time.WallTime, r.Base.Time.Logical, string(r.Base.Region), int64(r.Epoch), r.Tombstone)
-		require.NoError(t, err)
+	for _, tc := range []struct {
+		name   string
+		hashes string // the hash columns as created then, and their index
+	}{
+		{name: "none"},
+		{name: "md5", hashes: `,
+			khash bigint GENERATED ALWAYS AS
+				((('x' || left(md5(key), 16))::bit(64)::bigint) # (-9223372036854775808)) STORED,
+			rhash bigint GENERATED ALWAYS AS (('x' || left(md5(
+				octet_length(key)::text || ':' || key || ':' || wall::text || ':' || logical::text || ':' ||
+				origin || ':' || epoch::text || ':' || tombstone::text || ':' ||
+				coalesce(md5(nullif(value, ''::bytea)), '-')), 16))::bit(64)::bigint) STORED`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			pool := regiontest.Database(t)
+			s := newStore(t, pool, "a")
+			table := pgx.Identifier{s.Schema(), "t"}.Sanitize()
+			_, err := pool.Exec(ctx, `CREATE TABLE `+table+` (
+					key text COLLATE "C" PRIMARY KEY,
+					value bytea,
+					wall bigint NOT NULL,
+					logical integer NOT NULL,
+					origin text NOT NULL,
+					base_wall bigint NOT NULL,
+					base_logical integer NOT NULL,
+					base_origin text NOT NULL,
+					epoch bigint NOT NULL,
+					tombstone boolean NOT NULL`+tc.hashes+`) WITH (fillfactor = 90)`)
+			require.NoError(t, err)
+			if tc.hashes != "" {
+				_, err := pool.Exec(ctx, `CREATE INDEX _khash_t ON `+table+` (khash) INCLUDE (rhash)`)
+				require.NoError(t, err)
+			}
+			records := randomRecords(rand.New(rand.NewPCG(3, 4)), 200)
+			for _, r := range records {
+				_, err := pool.Exec(ctx, `INSERT INTO `+table+` (key, value, wall, logical, origin, base_wall, base_logical, base_origin, epoch, tombstone)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+					r.Key, r.Value, r.Version.Time.WallTime, r.Version.Time.Logical, string(r.Version.Region),
+					r.Base.Time.WallTime, r.Base.Time.Logical, string(r.Base.Region), int64(r.Epoch), r.Tombstone)
+				require.NoError(t, err)
+			}
+
+			require.NoError(t, s.DefineTable(ctx, "t", takeIncoming))
+			ranges := xregion.AllKeys.Split(16)
+			got, err := s.Digests(ctx, "t", ranges)
+			require.NoError(t, err)
+			require.Equal(t, wantDigests(records, ranges), got)
+			kds, err := s.KeyDigests(ctx, "t", []xregion.KeyRange{xregion.AllKeys})
+			require.NoError(t, err)
+			require.Equal(t, wantKeyDigests(records), kds)
+			var indexes int
+			require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 't'
+				AND indexdef LIKE '%(khash) INCLUDE (rhash)'`, s.Schema()).Scan(&indexes))
+			require.Equal(t, 1, indexes, "the hash columns are indexed")
+
+			writer, err := pool.Begin(ctx)
+			require.NoError(t, err)
+			defer writer.Rollback(ctx)
+			_, err = writer.Exec(ctx, `UPDATE `+table+` SET logical = logical WHERE key = $1`, records[0].Key)
+			require.NoError(t, err)
+			again, err := pgstore.New(ctx, pool, "a", pgstore.WithSchema(s.Schema()))
+			require.NoError(t, err)
+			quick, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			require.NoError(t, again.DefineTable(quick, "t", takeIncoming), "DefineTable must not wait for the open writer")
+		})
 	}
-
-	require.NoError(t, s.DefineTable(ctx, "t", takeIncoming))
-	ranges := xregion.AllKeys.Split(16)
-	got, err := s.Digests(ctx, "t", ranges)
-	require.NoError(t, err)
-	require.Equal(t, wantDigests(records, ranges), got)
-	kds, err := s.KeyDigests(ctx, "t", []xregion.KeyRange{xregion.AllKeys})
-	require.NoError(t, err)
-	require.Equal(t, wantKeyDigests(records), kds)
-
-	writer, err := pool.Begin(ctx)
-	require.NoError(t, err)
-	defer writer.Rollback(ctx)
-	_, err = writer.Exec(ctx, `UPDATE `+table+` SET logical = logical WHERE key = $1`, records[0].Key)
-	require.NoError(t, err)
-	again, err := pgstore.New(ctx, pool, "a", pgstore.WithSchema(s.Schema()))
-	require.NoError(t, err)
-	quick, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	require.NoError(t, again.DefineTable(quick, "t", takeIncoming), "DefineTable must not wait for the open writer")
 }
 
 // TestStore_DefineTable_LongNames defines two tables whose names, 63 bytes

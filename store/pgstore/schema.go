@@ -136,19 +136,21 @@ const recordColumnDefs = `value bytea,
 // xregion.KeyHash of the key with its top bit flipped, so that bigint order
 // is the hash's unsigned order (see hashArg); rhash is xregion.RowHash of the
 // row. PostgreSQL computes both as it writes a row, over the very bytes Go
-// hashes in a UTF8 database: octet_length counts bytes as len does, and a
-// NULL value and an empty one both hash as '-'.
+// hashes in a UTF8 database: octet_length counts bytes as len does, the
+// key's collation "C" is the concatenation's (the others are the default),
+// so hashtextextended hashes its bytes as they are, and encode gives a NULL
+// value and an empty one the same empty field.
 const (
-	khashDef = `khash bigint GENERATED ALWAYS AS
-			((('x' || left(md5(key), 16))::bit(64)::bigint) # (-9223372036854775808)) STORED`
-	rhashDef = `rhash bigint GENERATED ALWAYS AS (('x' || left(md5(
+	khashDef = `khash bigint GENERATED ALWAYS AS (hashtextextended(key, 0) # (-9223372036854775808)) STORED`
+	rhashDef = `rhash bigint GENERATED ALWAYS AS (hashtextextended(
 			octet_length(key)::text || ':' || key || ':' || wall::text || ':' || logical::text || ':' ||
 			origin || ':' || epoch::text || ':' || tombstone::text || ':' ||
-			coalesce(md5(nullif(value, ''::bytea)), '-')), 16))::bit(64)::bigint) STORED`
+			encode(coalesce(value, ''::bytea), 'hex'), 0)) STORED`
 )
 
 // createTable creates a declared table's storage, and adds the hash columns
-// and their index to a table created before they existed.
+// and their index to a table created before they existed, or computes them
+// again for one created while they were md5.
 func (s *Store) createTable(ctx context.Context, name string) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -166,16 +168,26 @@ func (s *Store) createTable(ctx context.Context, name string) error {
 		return fmt.Errorf("create table %s: %w", name, err)
 	}
 	// ALTER TABLE and CREATE INDEX lock the table even when they have
-	// nothing to do, so they run only when the catalog says they must.
-	var columns int
+	// nothing to do, so they run only when the catalog says they must:
+	// when a hash column is missing, or computed with md5 as before
+	// xregion.KeyHash and RowHash were hashtextextended. Such a column is
+	// dropped, with the index, and added again.
+	var columns, stale int
 	var indexed bool
-	if err := tx.QueryRow(ctx, `SELECT
-			(SELECT count(*) FROM pg_attribute WHERE attrelid = $1::text::regclass AND attname IN ('khash', 'rhash') AND NOT attisdropped),
-			to_regclass($2) IS NOT NULL`, s.ident(name), s.ident(hashIndex(name))).Scan(&columns, &indexed); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE pg_get_expr(d.adbin, d.adrelid) LIKE '%md5(%'),
+			to_regclass($2) IS NOT NULL
+			FROM pg_attribute AS a LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+			WHERE a.attrelid = $1::text::regclass AND a.attname IN ('khash', 'rhash') AND NOT a.attisdropped`,
+		s.ident(name), s.ident(hashIndex(name))).Scan(&columns, &stale, &indexed); err != nil {
 		return fmt.Errorf("inspect table %s: %w", name, err)
 	}
-	if columns < 2 {
-		if _, err := tx.Exec(ctx, `ALTER TABLE `+s.ident(name)+`
+	if columns < 2 || stale > 0 {
+		drop := ""
+		if stale > 0 {
+			drop = `DROP COLUMN IF EXISTS khash, DROP COLUMN IF EXISTS rhash,`
+			indexed = false
+		}
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+s.ident(name)+` `+drop+`
 				ADD COLUMN IF NOT EXISTS `+khashDef+`,
 				ADD COLUMN IF NOT EXISTS `+rhashDef); err != nil {
 			return fmt.Errorf("add hash columns to %s: %w", name, err)
