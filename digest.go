@@ -123,6 +123,22 @@ type RangeDigest struct {
 	Hash  uint64 // the XOR of their RowHash; zero when Count is zero
 }
 
+// Digest computes the digests of records in ranges (sorted and disjoint,
+// see ValidateRanges), record by record: the definition a Digester
+// implements, and the reference its tests compare with.
+func Digest(records []Record, ranges []KeyRange) []RangeDigest {
+	out := make([]RangeDigest, len(ranges))
+	for i, r := range ranges {
+		out[i].Range = r
+	}
+	for _, r := range records {
+		if i, ok := FindRange(ranges, KeyHash(r.Key)); ok {
+			out[i].Add(RowHash(r))
+		}
+	}
+	return out
+}
+
 // Add folds a record's RowHash into d.
 func (d *RangeDigest) Add(rowHash uint64) {
 	d.Count++

@@ -129,15 +129,8 @@ type Conflict struct {
 //
 // Errors: ErrInvalid, ErrNoDigests, ErrUncoveredTable, and the stores'.
 func Diff(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Option) (*Plan, error) {
-	cfg, err := newConfig(opts)
+	cfg, ss, err := prepare(a, b, tables, opts)
 	if err != nil {
-		return nil, fmt.Errorf("resync plan: %w", err)
-	}
-	ss, err := sides(a, b)
-	if err != nil {
-		return nil, fmt.Errorf("resync plan: %w", err)
-	}
-	if err := checkTables(tables); err != nil {
 		return nil, fmt.Errorf("resync plan: %w", err)
 	}
 	p := &Plan{A: a.Region(), B: b.Region(), Started: cfg.wall.Now(), sides: ss, tables: tables, cfg: cfg}

@@ -141,6 +141,19 @@ func sides(a, b xregion.Store) ([2]side, error) {
 	return out, nil
 }
 
+// prepare checks what Diff and Verify are given.
+func prepare(a, b xregion.Store, tables []Table, opts []Option) (config, [2]side, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return cfg, [2]side{}, err
+	}
+	ss, err := sides(a, b)
+	if err != nil {
+		return cfg, ss, err
+	}
+	return cfg, ss, checkTables(tables)
+}
+
 func checkTables(tables []Table) error {
 	if len(tables) == 0 {
 		return &xregion.InvalidError{What: "resync tables", Reason: "none; name the tables to resync"}

@@ -82,15 +82,8 @@ func WithSince(t time.Time) Option { return option(func(c *config) { c.since = t
 // than xregion.DefaultMaxOffset does not count as newer: clocks that far
 // apart would hide real differences.
 func Verify(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Option) (*Verification, error) {
-	cfg, err := newConfig(opts)
+	cfg, ss, err := prepare(a, b, tables, opts)
 	if err != nil {
-		return nil, fmt.Errorf("resync verify: %w", err)
-	}
-	ss, err := sides(a, b)
-	if err != nil {
-		return nil, fmt.Errorf("resync verify: %w", err)
-	}
-	if err := checkTables(tables); err != nil {
 		return nil, fmt.Errorf("resync verify: %w", err)
 	}
 	v := &Verification{A: a.Region(), B: b.Region(), Since: cfg.since}

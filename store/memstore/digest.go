@@ -12,25 +12,18 @@ import (
 var _ xregion.Digester = (*Store)(nil)
 
 // Digests returns the digest of each range; see xregion.Digester. It hashes
-// every record of the table on each call: memstore holds what fits in
-// memory, where that is cheap enough.
+// every record of the table on each call (xregion.Digest): memstore holds
+// what fits in memory, where that is cheap enough.
 func (s *Store) Digests(ctx context.Context, table string, ranges []xregion.KeyRange) ([]xregion.RangeDigest, error) {
 	if err := xregion.ValidateRanges(ranges); err != nil {
 		return nil, fmt.Errorf("digests of %s: %w", table, err)
 	}
-	out := make([]xregion.RangeDigest, len(ranges))
-	for i, r := range ranges {
-		out[i].Range = r
-	}
-	err := s.scan(ctx, table, func(kh uint64, r xregion.Record) {
-		if i, ok := xregion.FindRange(ranges, kh); ok {
-			out[i].Add(xregion.RowHash(r))
-		}
-	})
+	var records []xregion.Record
+	err := s.scan(ctx, table, func(_ uint64, r xregion.Record) { records = append(records, r) })
 	if err != nil {
 		return nil, fmt.Errorf("digests of %s: %w", table, err)
 	}
-	return out, nil
+	return xregion.Digest(records, ranges), nil
 }
 
 // KeyDigests returns the key digests of the records in the ranges; see

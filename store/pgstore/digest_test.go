@@ -18,21 +18,6 @@ import (
 	"github.com/xregion/xregion/store/pgstore"
 )
 
-// wantDigests computes the digests of records in ranges as xregion defines
-// them: the naive reference for what PostgreSQL computes.
-func wantDigests(records []xregion.Record, ranges []xregion.KeyRange) []xregion.RangeDigest {
-	out := make([]xregion.RangeDigest, len(ranges))
-	for i, r := range ranges {
-		out[i].Range = r
-	}
-	for _, r := range records {
-		if i, ok := xregion.FindRange(ranges, xregion.KeyHash(r.Key)); ok {
-			out[i].Add(xregion.RowHash(r))
-		}
-	}
-	return out
-}
-
 func wantKeyDigests(records []xregion.Record) []xregion.KeyDigest {
 	var out []xregion.KeyDigest
 	for _, r := range records {
@@ -149,7 +134,7 @@ func TestStore_Digests_MatchGo(t *testing.T) {
 	} {
 		got, err := s.Digests(ctx, "t", ranges)
 		require.NoError(t, err)
-		require.Equal(t, wantDigests(records, ranges), got, name)
+		require.Equal(t, xregion.Digest(records, ranges), got, name)
 	}
 
 	keys := []string{records[7].Key, "never written", records[3].Key, records[7].Key}
@@ -219,15 +204,7 @@ func TestStore_DefineTable_AddsHashColumns(t *testing.T) {
 			table := pgx.Identifier{s.Schema(), "t"}.Sanitize()
 			_, err := pool.Exec(ctx, `CREATE TABLE `+table+` (
 					key text COLLATE "C" PRIMARY KEY,
-					value bytea,
-					wall bigint NOT NULL,
-					logical integer NOT NULL,
-					origin text NOT NULL,
-					base_wall bigint NOT NULL,
-					base_logical integer NOT NULL,
-					base_origin text NOT NULL,
-					epoch bigint NOT NULL,
-					tombstone boolean NOT NULL`+tc.hashes+`) WITH (fillfactor = 90)`)
+					`+pgstore.RecordColumnDefs+tc.hashes+`) WITH (fillfactor = 90)`)
 			require.NoError(t, err)
 			if tc.hashes != "" {
 				_, err := pool.Exec(ctx, `CREATE INDEX _khash_t ON `+table+` (khash) INCLUDE (rhash)`)
@@ -246,7 +223,7 @@ func TestStore_DefineTable_AddsHashColumns(t *testing.T) {
 			ranges := xregion.AllKeys.Split(16)
 			got, err := s.Digests(ctx, "t", ranges)
 			require.NoError(t, err)
-			require.Equal(t, wantDigests(records, ranges), got)
+			require.Equal(t, xregion.Digest(records, ranges), got)
 			kds, err := s.KeyDigests(ctx, "t", []xregion.KeyRange{xregion.AllKeys})
 			require.NoError(t, err)
 			require.Equal(t, wantKeyDigests(records), kds)

@@ -11,3 +11,7 @@ func AlwaysCopy(s *Store) { s.copySaving = time.Hour }
 
 // NeverValues makes every statement send its rows as arrays through unnest.
 func NeverValues(s *Store) { s.valuesMax = 0 }
+
+// RecordColumnDefs are the columns of a data table after its key, for tests
+// that build a table of an older layout.
+const RecordColumnDefs = recordColumnDefs

@@ -42,18 +42,7 @@ func (s suite) testDigest(t *testing.T) {
 		}
 		apply(t, st, xregion.Batch{From: regionB, Writes: ws})
 	}
-	want := func(records []xregion.Record, ranges []xregion.KeyRange) []xregion.RangeDigest {
-		out := make([]xregion.RangeDigest, len(ranges))
-		for i, r := range ranges {
-			out[i].Range = r
-		}
-		for _, r := range records {
-			if i, ok := xregion.FindRange(ranges, xregion.KeyHash(r.Key)); ok {
-				out[i].Add(xregion.RowHash(r))
-			}
-		}
-		return out
-	}
+	want := xregion.Digest
 	digests := func(t *testing.T, d xregion.Digester, ranges []xregion.KeyRange) []xregion.RangeDigest {
 		t.Helper()
 		got, err := d.Digests(t.Context(), "t", ranges)
