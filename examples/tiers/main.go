@@ -15,7 +15,7 @@
 //	go run ./examples/tiers -pg postgres://postgres@127.0.0.1:5432/postgres
 //
 // On the embedded default each region is a memstore in this process, and b is
-// reached through a simulated network (link.go). With -pg each region is a
+// reached through a simulated network (regiontest.MemLink). With -pg each region is a
 // PostgreSQL database created for the run and dropped at the end, and b is
 // reached through a regiontest.Proxy that delays and blackholes real TCP.
 package main

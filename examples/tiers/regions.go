@@ -60,7 +60,7 @@ func newClock() *xregion.Clock {
 // B reached through a simulated network.
 func memRegions(ctx context.Context, oneWay time.Duration) (*regions, error) {
 	clockA, clockB := newClock(), newClock()
-	wan := &network{oneWay: oneWay}
+	wan := regiontest.NewMemLink(oneWay)
 	stores := map[string][2]xregion.Store{}
 	for _, table := range []string{payments, inventory} {
 		a, err := memstore.New(regionA)
@@ -82,11 +82,17 @@ func memRegions(ctx context.Context, oneWay time.Duration) (*regions, error) {
 	return &regions{
 		clock: clockA,
 		payA:  stores[payments][0], invA: stores[inventory][0],
-		payB: wan.linkTo(stores[payments][1]), invB: wan.linkTo(stores[inventory][1]),
+		payB: wan.Store(stores[payments][1]), invB: wan.Store(stores[inventory][1]),
 		payBHere: stores[payments][1],
-		setDark:  wan.setDark,
-		about:    fmt.Sprintf("in memory (memstore), %s each way between the regions", oneWay),
-		close:    func() {},
+		setDark: func(dark bool) {
+			if dark {
+				wan.Blackhole()
+			} else {
+				wan.Heal()
+			}
+		},
+		about: fmt.Sprintf("in memory (memstore), %s each way between the regions", oneWay),
+		close: func() {},
 	}, nil
 }
 
