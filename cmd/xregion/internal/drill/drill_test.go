@@ -104,8 +104,8 @@ func TestReport_FailsWhatWasMissed(t *testing.T) {
 	}
 	slices.Sort(failed)
 	require.Equal(t, []string{
-		"tier1 (payments) RPO",                     // one acknowledged payment lost
-		"tier1 (payments) RPO reported at failure", // 5ms lost while the tracker said 0
+		"tier1 (payments) RPO",                      // one acknowledged payment lost
+		"tier1 (payments) RPO reported at failure",  // 5ms lost while the tracker said 0
 		"tier2 (inventory) RPO reported at failure", // 80ms lost while it said 50ms
 	}, failed)
 }

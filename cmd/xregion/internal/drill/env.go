@@ -89,8 +89,8 @@ func Embedded(ctx context.Context, oneWay time.Duration) (*Env, error) {
 			wan.Heal()
 			clients.Heal()
 		},
-		About:   fmt.Sprintf("in memory (memstore), %s each way between the regions", oneWay),
-		Close:   func() {},
+		About: fmt.Sprintf("in memory (memstore), %s each way between the regions", oneWay),
+		Close: func() {},
 	}
 	env.AFromB.Pay, env.AFromB.Inv = wan.Store(rs[0].Pay), wan.Store(rs[0].Inv)
 	env.BFromA.Pay, env.BFromA.Inv = wan.Store(rs[1].Pay), wan.Store(rs[1].Inv)
