@@ -1,6 +1,3 @@
-// Command xregion is the operator's tool for a region loss: status, the
-// manual failover, the failback, and the drill that rehearses them all.
-// See doc.go.
 package main
 
 import (
@@ -21,7 +18,7 @@ import (
 // 1 for everything else.
 const exitFail = 3
 
-// failed is returned by a command that ran to the end and found what it
+// errFailed is returned by a command that ran to the end and found what it
 // reports as a failure; main exits with exitFail without printing it again.
 var errFailed = errors.New("failed")
 
