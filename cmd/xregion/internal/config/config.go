@@ -35,6 +35,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/xregion/xregion"
@@ -161,6 +162,10 @@ func (f File) Validate() error {
 		}
 		if r.DSN == "" {
 			return invalid(what, "no dsn; give its PostgreSQL connection string")
+		}
+		if _, err := pgxpool.ParseConfig(r.DSN); err != nil {
+			// pgx's parse errors can quote the DSN, password and all.
+			return invalid(what, "the dsn does not parse as a PostgreSQL connection string")
 		}
 		if r.Health != "" {
 			if u, err := url.Parse(r.Health); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

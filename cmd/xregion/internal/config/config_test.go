@@ -48,6 +48,7 @@ func TestParse_Refuses(t *testing.T) {
 		"empty":             {"", "empty"},
 		"misspelt key":      {strings.Replace(good, "tables:", "tabels:", 1), "tabels"},
 		"one region":        {strings.Replace(good, "  - name: b\n", "  - name: a\n", 1), "named twice"},
+		"bad dsn":           {strings.Replace(good, "postgres://xregion@db.b.internal:5432/payments", "postgres://x:secret@db:notaport/p", 1), "does not parse"},
 		"no dsn":            {strings.Replace(good, "    dsn: postgres://xregion@db.b.internal:5432/payments\n", "", 1), "no dsn"},
 		"bad region name":   {strings.Replace(good, "name: a\n", "name: \"A B\"\n", 1), "region 1"},
 		"health not http":   {strings.Replace(good, "https://api.a.internal/health", "api.a.internal/health", 1), "not an http(s) URL"},
@@ -66,6 +67,7 @@ func TestParse_Refuses(t *testing.T) {
 			require.Error(t, err)
 			require.ErrorIs(t, err, xregion.ErrInvalid)
 			require.ErrorContains(t, err, tc.says)
+			require.NotContains(t, err.Error(), "secret", "an error never quotes a password")
 		})
 	}
 }

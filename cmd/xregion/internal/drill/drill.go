@@ -213,7 +213,8 @@ func (d *drill) run(ctx context.Context) (Result, error) {
 
 	// The failure: the lag tracker's figures at that moment, then a's
 	// network, database and health endpoint go dark and its processes die.
-	reported, readAt, err := d.lags(ctx, d.a)
+	readAt := d.since()
+	reported, err := d.lags(ctx, d.a)
 	if err != nil {
 		return Result{}, fmt.Errorf("read the lag before the kill: %w", err)
 	}
@@ -356,20 +357,20 @@ func (d *drill) firstAck(ctx context.Context, region xregion.Region) (time.Durat
 }
 
 // lags reads each tier's live RPO from w's replicators.
-func (d *drill) lags(ctx context.Context, w *tierWriters) ([2]time.Duration, time.Duration, error) {
+func (d *drill) lags(ctx context.Context, w *tierWriters) ([2]time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.s.WriteTimeout)
 	defer cancel()
 	var out [2]time.Duration
 	for i, rep := range []writer{w.pay, w.inv} {
 		ls, err := rep.Lag(ctx)
 		if err != nil {
-			return out, 0, err
+			return out, err
 		}
 		for _, l := range ls {
 			out[i] = max(out[i], l.RPO)
 		}
 	}
-	return out, d.since(), nil
+	return out, nil
 }
 
 // sample records the write rate and the live RPO of the serving region
@@ -400,7 +401,7 @@ func (d *drill) sample(ctx context.Context, stop <-chan struct{}) {
 		lagOK := false
 		if w, err := d.route(); err == nil && !(w == d.a && d.killed.Load()) {
 			lctx, cancel := context.WithTimeout(ctx, d.s.Sample/2)
-			lag, _, err = d.lags(lctx, w)
+			lag, err = d.lags(lctx, w)
 			cancel()
 			lagOK = err == nil
 		}
