@@ -16,6 +16,7 @@ import (
 	"github.com/xregion/xregion/cmd/xregion/internal/config"
 	"github.com/xregion/xregion/partition"
 	"github.com/xregion/xregion/regiontest"
+	"github.com/xregion/xregion/store/pgstore"
 )
 
 // opsTimeout bounds the probes of the failover tests: a blackholed region
@@ -40,6 +41,9 @@ func newOpsDeployment(t *testing.T, extra string) *opsDeployment {
 	var b strings.Builder
 	b.WriteString("regions:\n")
 	for _, r := range c.Regions() {
+		// The regions are set up: the commands refuse a database with no store.
+		_, err := pgstore.New(t.Context(), r.Direct, r.Name)
+		require.NoError(t, err)
 		fmt.Fprintf(&b, "  - name: %s\n    dsn: postgres://postgres@%s/%s\n    kafka: [\"127.0.0.1:1\"]\n", r.Name, r.Proxy.Addr(), r.DBName)
 	}
 	b.WriteString("tables:\n  - {name: payments, strategy: lww, tier: 2}\n  - {name: accounts, strategy: single-writer, tier: 2}\npartitions: 4\n")

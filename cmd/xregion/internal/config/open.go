@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -34,13 +35,39 @@ func (o *Opened) Close() {
 	}
 }
 
-// Open connects to the region's database and declares the config's tables
-// on it, each with its strategy's resolver.
+// DefaultConnectTimeout bounds each connection attempt to a region's
+// database when its DSN sets no connect_timeout: a dead region must not
+// hang the operator's command.
+const DefaultConnectTimeout = 10 * time.Second
+
+// ErrNoStore is returned by Open for a database that holds no xregion
+// store: the DSN names the wrong database, or the region was never set up.
+var ErrNoStore = errors.New("config: the database holds no xregion store")
+
+// Open connects to the region's database, which must already hold the
+// region's store (the operator's commands never create one), and declares
+// the config's tables on it, each with its strategy's resolver.
 func (f File) Open(ctx context.Context, r Region) (*Opened, error) {
-	pool, err := pgxpool.New(ctx, r.DSN)
+	pc, err := pgxpool.ParseConfig(r.DSN)
 	if err != nil {
 		// pgx's parse errors can quote the DSN, password and all.
 		return nil, fmt.Errorf("region %s: the dsn does not parse as a PostgreSQL connection string", r.Name)
+	}
+	if pc.ConnConfig.ConnectTimeout == 0 {
+		pc.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("region %s: connect: %w", r.Name, err)
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", pgstore.DefaultSchema).Scan(&exists); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("region %s: %w", r.Name, err)
+	}
+	if !exists {
+		pool.Close()
+		return nil, fmt.Errorf("region %s: %w (no schema %q): check its dsn", r.Name, ErrNoStore, pgstore.DefaultSchema)
 	}
 	store, err := pgstore.New(ctx, pool, r.Name)
 	if err != nil {

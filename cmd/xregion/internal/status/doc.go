@@ -107,7 +107,7 @@
 // # Reasons
 //
 // What could not be read says why in a fixed word (the Reason constants):
-// "timeout", "refused", "unknown host", "unreachable", "bad dsn", "region
+// "timeout", "refused", "unknown host", "unreachable", "no store", "region
 // mismatch", "bad answer", "wrong region", "error", "sqlstate XXXXX" or
 // "http NNN". No error text reaches a report, since it can quote a host,
 // a DSN or a password; the errors go to WithLogger's logger.

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/cmd/xregion/internal/config"
@@ -213,11 +212,6 @@ func (m *Monitor) readStore(ctx context.Context, i int) (rr regionRead) {
 	o := m.mu.opened[i]
 	fresh := o == nil
 	if fresh {
-		// pgx's parse errors can quote the DSN; check it here to say so.
-		if _, err := pgxpool.ParseConfig(r.DSN); err != nil {
-			rr.store.Reason = ReasonBadDSN
-			return rr
-		}
 		var err error
 		if o, err = m.file.Open(ctx, r); err != nil {
 			return fail("open", err)

@@ -150,7 +150,7 @@ func TestGather_unreachable(t *testing.T) {
 	f := config.File{
 		Regions: []config.Region{
 			{Name: "a", DSN: dsn, Health: "http://" + closed + "/health"},
-			{Name: "b", DSN: "host=" + closed + " port=99999 password=" + secret, Health: serve(404, "no")},
+			{Name: "b", DSN: dsn, Health: serve(404, "no")},
 			{Name: "c", DSN: dsn, Health: serve(200, `{"status":"UP","region":"zz","checks":{}}`)},
 			{Name: "d", DSN: dsn, Health: serve(503, `not json `+secret)},
 			{Name: "e", DSN: dsn, Health: serve(503, `{"status":"DOWN","region":"e","checks":{"database":{"status":"DOWN","critical":true}}}`)},
@@ -170,7 +170,7 @@ func TestGather_unreachable(t *testing.T) {
 	}
 	want := []seen{
 		{status.StatusUnreachable, "UNREACHABLE", status.ReasonRefused, status.ReasonRefused},
-		{status.StatusUnreachable, "UNREACHABLE", "http 404", status.ReasonBadDSN},
+		{status.StatusUnreachable, "UNREACHABLE", "http 404", status.ReasonRefused},
 		{status.StatusUnreachable, "UNREACHABLE", status.ReasonWrongRegion, status.ReasonRefused},
 		{status.StatusUnreachable, "UNREACHABLE", status.ReasonBadAnswer, status.ReasonRefused},
 		{status.StatusUnreachable, "DOWN", "", status.ReasonRefused},
@@ -199,7 +199,7 @@ func TestGather_unreachable(t *testing.T) {
 }
 
 func TestNew_invalid(t *testing.T) {
-	f := config.File{Regions: []config.Region{{Name: "a", DSN: "x"}, {Name: "b", DSN: "y"}},
+	f := config.File{Regions: []config.Region{{Name: "a", DSN: "postgres://x@db.a/p"}, {Name: "b", DSN: "postgres://x@db.b/p"}},
 		Tables: []config.Table{{Name: "t", Strategy: config.StrategyLWW, Tier: 1}}, Approvals: 2, Partitions: 1}
 	for name, tc := range map[string]struct {
 		f    config.File

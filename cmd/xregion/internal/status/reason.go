@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/cmd/xregion/internal/config"
 )
 
 // The reasons a report gives for what it could not read: fixed words, so
@@ -19,7 +20,7 @@ const (
 	ReasonRefused        = "refused"         // the connection was refused
 	ReasonUnknownHost    = "unknown host"    // the host name does not resolve
 	ReasonUnreachable    = "unreachable"     // another network failure
-	ReasonBadDSN         = "bad dsn"         // the config's dsn does not parse
+	ReasonNoStore        = "no store"        // the database holds no xregion store: a wrong dsn?
 	ReasonRegionMismatch = "region mismatch" // the database holds another region's data
 	ReasonBadAnswer      = "bad answer"      // /health answered something that is not its report
 	ReasonWrongRegion    = "wrong region"    // /health answered for another region
@@ -48,6 +49,8 @@ func reason(ctx context.Context, err error) string {
 		return ReasonUnknownHost
 	case errors.Is(err, xregion.ErrRegionMismatch):
 		return ReasonRegionMismatch
+	case errors.Is(err, config.ErrNoStore):
+		return ReasonNoStore
 	case errors.As(err, &pgErr) && sqlstate(pgErr.Code):
 		return "sqlstate " + pgErr.Code
 	case errors.As(err, &op), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EHOSTUNREACH),
