@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/cmd/xregion/internal/config"
 	"github.com/xregion/xregion/partition"
