@@ -32,6 +32,10 @@
 //     Apply that changed something, and the change's index in its batch.
 //   - The lost-update ledger records each lost write once per (table, key,
 //     lost version), however often the losing write is applied again.
+//   - Reads cost what they return. Changes and Backlog for an origin go
+//     through an index of that origin's changes (running sums and minima
+//     for Backlog), never past the changes of other origins: a region that
+//     mostly receives reads its own few changes as fast as one that writes.
 //   - No aliasing. Records are copied on the way in and on the way out, and
 //     the Resolver is given copies, so neither a caller nor a Resolver can
 //     change stored bytes by editing a slice.

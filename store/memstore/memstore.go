@@ -39,8 +39,9 @@ type Store struct {
 	mu struct {
 		sync.Mutex
 		tables     map[string]*table
-		changes    []xregion.Change // in Position order
-		tx         uint64           // Position.Tx of the last Apply that appended
+		changes    []xregion.Change              // in Position order
+		origins    map[xregion.Region]*originLog // each origin's changes in changes
+		tx         uint64                        // Position.Tx of the last Apply that appended
 		watermarks map[xregion.Region]xregion.Position
 		ledger     []xregion.LostUpdate // ledger[i].ID == i+1
 		lost       map[lostKey]struct{} // what the ledger holds, to record each loss once
@@ -96,6 +97,7 @@ func New(region xregion.Region, opts ...Option) (*Store, error) {
 	}
 	s.mu.tables = make(map[string]*table)
 	s.mu.watermarks = make(map[xregion.Region]xregion.Position)
+	s.mu.origins = make(map[xregion.Region]*originLog)
 	s.mu.lost = make(map[lostKey]struct{})
 	s.mu.withdrawn = make(map[stagedKey]struct{})
 	return s, nil
@@ -229,7 +231,15 @@ func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 			order[i].Time = now
 			s.mu.tables[order[i].Table].records[order[i].Record.Key] = order[i].Record
 		}
-		s.mu.changes = append(s.mu.changes, order...)
+		for _, c := range order {
+			l := s.mu.origins[c.Origin()]
+			if l == nil {
+				l = &originLog{}
+				s.mu.origins[c.Origin()] = l
+			}
+			l.add(len(s.mu.changes), c)
+			s.mu.changes = append(s.mu.changes, c)
+		}
 	}
 	for _, l := range losses {
 		l.ID = int64(len(s.mu.ledger)) + 1
@@ -384,16 +394,8 @@ func (s *Store) Backlog(ctx context.Context, after xregion.Position, origin xreg
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := xregion.Backlog{Now: s.wall.Now()}
-	for _, c := range s.mu.changes[s.after(after):] {
-		if c.Origin() != origin {
-			continue
-		}
-		b.Changes++
-		b.Bytes += int64(len(c.Record.Key) + len(c.Record.Value))
-		if b.Oldest.IsZero() || c.Time.Before(b.Oldest) {
-			b.Oldest = c.Time
-		}
-		b.Head = c.Pos
+	if l := s.mu.origins[origin]; l != nil {
+		l.backlog(s.mu.changes, l.after(s.mu.changes, after), &b)
 	}
 	return b, nil
 }
@@ -410,13 +412,23 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []xregion.Change
-	for _, c := range s.mu.changes[s.after(q.After):] {
-		if len(out) == q.Limit {
-			break
+	if q.Origin == "" {
+		for _, c := range s.mu.changes[s.after(q.After):] {
+			if len(out) == q.Limit {
+				break
+			}
+			c.Record = c.Record.Clone()
+			out = append(out, c)
 		}
-		if q.Origin != "" && c.Origin() != q.Origin {
-			continue
-		}
+		return out, nil
+	}
+	l := s.mu.origins[q.Origin]
+	if l == nil {
+		return nil, nil
+	}
+	k := l.after(s.mu.changes, q.After)
+	for _, i := range l.at[k:min(k+q.Limit, len(l.at))] {
+		c := s.mu.changes[i]
 		c.Record = c.Record.Clone()
 		out = append(out, c)
 	}

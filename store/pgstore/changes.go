@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/xregion/xregion"
 )
@@ -26,16 +25,23 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	after := fromPosition(q.After)
-	sql := `SELECT tx, idx, tbl, key, ` + recordColumns + `, at FROM ` + s.ident(changelogTable) + `
-		WHERE (tx, idx) > ($1, $2)
-		  AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
-	args := []any{after.tx, after.idx, q.Limit}
+	from := fromPosition(q.After)
+	// With an origin, the page is one range of the origin index, bounded
+	// as (origin, tx, idx) and ordered by origin first, which only that
+	// index serves. Bounded by origin = $4 and (tx, idx) instead, the scan
+	// started at the origin's first change (215 ms at 800,000 of them), or
+	// a generic plan took the primary key, reading past every change of
+	// other origins since the position.
+	where := `(tx, idx) > ($1, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
+	order := `tx, idx`
+	args := []any{from.tx, from.idx, q.Limit}
 	if q.Origin != "" {
-		sql += ` AND origin = $4`
+		where = `(origin, tx, idx) > ($4, $1, $2) AND (origin, tx) < ($4, pg_snapshot_xmin(pg_current_snapshot())::text::bigint)`
+		order = `origin, tx, idx`
 		args = append(args, string(q.Origin))
 	}
-	sql += ` ORDER BY tx, idx LIMIT $3`
+	sql := `SELECT tx, idx, tbl, key, ` + recordColumns + `, at FROM ` + s.ident(changelogTable) + `
+		WHERE ` + where + ` ORDER BY ` + order + ` LIMIT $3`
 	var (
 		out []xregion.Change
 		c   xregion.Change
@@ -84,34 +90,4 @@ func (s *Store) LostUpdates(ctx context.Context, after int64, limit int) ([]xreg
 		return nil, fmt.Errorf("read lost updates: %w", err)
 	}
 	return out, nil
-}
-
-// Backlog implements xregion.Store. It reads every committed change after
-// the position, ignoring the horizon Changes keeps, and times them on the
-// database server's clock.
-func (s *Store) Backlog(ctx context.Context, after xregion.Position, origin xregion.Region) (xregion.Backlog, error) {
-	if err := origin.Validate(); err != nil {
-		return xregion.Backlog{}, fmt.Errorf("read backlog: %w", err)
-	}
-	p := fromPosition(after)
-	var (
-		b    xregion.Backlog
-		head position
-		old  *time.Time
-	)
-	// The head is the last pending change: a backward scan of the index.
-	pending := s.ident(changelogTable) + ` WHERE (tx, idx) > ($1, $2) AND origin = $3`
-	last := `(SELECT %s FROM ` + pending + ` ORDER BY tx DESC, idx DESC LIMIT 1)`
-	err := s.forEachRow(ctx, `SELECT count(*), coalesce(sum(octet_length(key) + coalesce(octet_length(value), 0)), 0),
-			min(at), clock_timestamp(), coalesce(`+fmt.Sprintf(last, "tx")+`, 0), coalesce(`+fmt.Sprintf(last, "idx")+`, 0)
-		FROM `+pending, []any{p.tx, p.idx, string(origin)},
-		[]any{&b.Changes, &b.Bytes, &old, &b.Now, &head.tx, &head.idx}, func() error { return nil })
-	if err != nil {
-		return xregion.Backlog{}, fmt.Errorf("read backlog: %w", err)
-	}
-	if old != nil {
-		b.Oldest = *old
-	}
-	b.Head = head.position()
-	return b, nil
 }

@@ -17,7 +17,10 @@
 //	               for another region (xregion.ErrRegionMismatch)
 //	_tables        the declared tables
 //	_changelog     every change, ordered by (tx, idx): the writing
-//	               transaction's 64-bit id and the change's place in it
+//	               transaction's 64-bit id and the change's place in it;
+//	               indexed by (origin, tx, idx) too, as _changelog_origin
+//	_changelog_spans  per origin, counts of ranges of the changelog that
+//	               Backlog need not count again (see Reading the changelog)
 //	_watermarks    per peer region, the changelog position applied through
 //	_lost_updates  the lost-update ledger
 //	_inbox         writes peers staged here (Stage), durable and not yet
@@ -57,6 +60,45 @@
 // HAZARD: any transaction left open on the same PostgreSQL server, in any
 // database, holds back Changes until it ends. Replication lag shows it; set
 // idle_in_transaction_session_timeout.
+//
+// The replicators' reads name an origin: a shipper reads its own region's
+// changes, a lag tracker counts them. Those reads go through the index
+// _changelog_origin on (origin, tx, idx), where a page of one origin's
+// changes after a position is one range, however many changes of other
+// origins lie between them: a region that mostly receives finds its few
+// own changes as fast as one that mostly writes. The queries are shaped so
+// that no plan can prefer the primary key (see Changes and Backlog).
+//
+// Backlog counts what a peer lacks, which for a peer dark for days is most
+// of the changelog. It keeps spans: per origin, the count, bytes, oldest
+// time and last position of the changes in a range of transaction ids
+// that are all older than every transaction open when the span was cut,
+// so that no change can join them. A call adds up the spans after its
+// position and counts directly only what lies in the gaps between them;
+// a call that counted many changes directly cuts spans over them, in a
+// transaction of its own, for the calls after it. The counts stay exact;
+// once spans are cut, a call reads a few thousand changes at most, and
+// one row per thousand changes after its position. Measured with
+// bench/reads: see bench/RESULTS.md.
+//
+// HAZARD: New builds _changelog_origin on a changelog made before it
+// existed, in its set-up transaction, and Apply waits while it does: 1.2
+// to 1.8 s per million changes on the machine of bench/RESULTS.md. To
+// spare the writers the wait, build the index before the upgrade, while
+// the old version runs:
+//
+//	CREATE INDEX CONCURRENTLY _changelog_origin ON xregion._changelog (origin, tx, idx);
+//
+// New then finds it and builds nothing. A concurrent build that failed
+// leaves an invalid index, which New drops and builds again. New does not
+// build it CONCURRENTLY itself: that cannot run in a transaction, waits
+// for every transaction open in the database (one left open would hold
+// start-up until it ended), and leaves an invalid index when it fails.
+//
+// HAZARD: a span counts the changes that were there when it was cut.
+// Whatever deletes changelog rows must delete the spans that reach into
+// them, or Backlog from a position before them counts them still: more
+// than the truth, never less.
 //
 // # Bulk writes
 //

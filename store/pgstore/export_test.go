@@ -15,3 +15,7 @@ func NeverValues(s *Store) { s.valuesMax = 0 }
 // RecordColumnDefs are the columns of a data table after its key, for tests
 // that build a table of an older layout.
 const RecordColumnDefs = recordColumnDefs
+
+// SmallSpans makes Backlog cut spans of rows changes (at least) once it
+// counted cutAt changes directly.
+func SmallSpans(s *Store, rows, cutAt int) { s.spanRows, s.spanCutAt = rows, cutAt }

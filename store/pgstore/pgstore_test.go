@@ -29,12 +29,15 @@ func newStore(t testing.TB, pool *pgxpool.Pool, region xregion.Region, opts ...p
 
 // TestStore_Contract runs the contract suite on the paths Apply takes: as
 // it chooses, with every new row written by COPY (large batches), and with
-// every batch's rows sent as arrays through unnest (more than a few rows).
+// every batch's rows sent as arrays through unnest (more than a few rows);
+// and with Backlog cutting spans of two changes (see backlog.go), which at
+// the default size only a long changelog would.
 func TestStore_Contract(t *testing.T) {
 	for name, path := range map[string]func(*pgstore.Store){
 		"chosen": func(*pgstore.Store) {},
 		"copy":   pgstore.AlwaysCopy,
 		"unnest": pgstore.NeverValues,
+		"spans":  func(s *pgstore.Store) { pgstore.SmallSpans(s, 2, 3) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			pool := regiontest.Database(t)

@@ -20,6 +20,13 @@ const (
 	lostUpdateTable = "_lost_updates"
 	inboxTable      = "_inbox"
 	withdrawnTable  = "_withdrawn"
+	spanTable       = "_changelog_spans"
+
+	// originIndex serves every read of the changelog that names an origin
+	// (Changes with ChangeQuery.Origin, Backlog): a page of one origin's
+	// changes after a position is a range of it, however many changes of
+	// other origins lie between them.
+	originIndex = "_changelog_origin"
 )
 
 // recordColumns are the columns of a data table after key, in the order
@@ -77,6 +84,18 @@ func (s *Store) setup(ctx context.Context) error {
 			region text NOT NULL,
 			at timestamptz NOT NULL DEFAULT clock_timestamp(),
 			UNIQUE (tbl, key, wall, logical, origin))`,
+		// Spans of one origin's changelog that Backlog has counted once and
+		// need not count again (see backlog.go).
+		`CREATE TABLE IF NOT EXISTS ` + s.ident(spanTable) + ` (
+			origin text NOT NULL,
+			lo bigint NOT NULL,
+			hi bigint NOT NULL CHECK (hi > lo),
+			changes bigint NOT NULL,
+			bytes bigint NOT NULL,
+			oldest timestamptz NOT NULL,
+			head_tx bigint NOT NULL,
+			head_idx integer NOT NULL,
+			PRIMARY KEY (origin, lo) INCLUDE (hi, changes, bytes, oldest, head_tx, head_idx))`,
 		// Writes peers staged here (xregion.Stager): durable, unresolved.
 		`CREATE TABLE IF NOT EXISTS ` + s.ident(inboxTable) + ` (
 			id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -104,6 +123,9 @@ func (s *Store) setup(ctx context.Context) error {
 			return fmt.Errorf("create schema %s: %w", s.schema, err)
 		}
 	}
+	if err := s.indexOrigins(ctx, tx); err != nil {
+		return fmt.Errorf("create schema %s: %w", s.schema, err)
+	}
 	var owner string
 	err = tx.QueryRow(ctx, `SELECT region FROM `+s.ident(metaTable)).Scan(&owner)
 	switch {
@@ -118,6 +140,32 @@ func (s *Store) setup(ctx context.Context) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit schema: %w", err)
+	}
+	return nil
+}
+
+// indexOrigins creates the changelog's origin index if it is missing, or
+// builds it again if it is invalid (a CREATE INDEX CONCURRENTLY that failed
+// leaves one, which no query uses). CREATE INDEX locks the table even when
+// the index exists, so it runs only when the catalog says it must. Why not
+// CONCURRENTLY, and how to build it ahead: see the package doc.
+func (s *Store) indexOrigins(ctx context.Context, tx pgx.Tx) error {
+	var valid *bool
+	err := tx.QueryRow(ctx, `SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1))`,
+		s.ident(originIndex)).Scan(&valid)
+	switch {
+	case err != nil:
+		return fmt.Errorf("inspect index %s: %w", originIndex, err)
+	case valid != nil && *valid:
+		return nil
+	case valid != nil:
+		if _, err := tx.Exec(ctx, `DROP INDEX `+s.ident(originIndex)); err != nil {
+			return fmt.Errorf("drop invalid index %s: %w", originIndex, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `CREATE INDEX IF NOT EXISTS `+pgx.Identifier{originIndex}.Sanitize()+
+		` ON `+s.ident(changelogTable)+` (origin, tx, idx)`); err != nil {
+		return fmt.Errorf("index changelog origins: %w", err)
 	}
 	return nil
 }

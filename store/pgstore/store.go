@@ -48,6 +48,9 @@ type Store struct {
 	// valuesMax is the most rows a statement sends as VALUES (see rows);
 	// tests lower it to send every batch through unnest.
 	valuesMax int
+	// spanRows and spanCutAt shape Backlog's spans (see backlog.go); tests
+	// lower them to cut many small spans.
+	spanRows, spanCutAt int
 
 	// beforeCommit, when set by a test, runs inside Apply after the writes
 	// are sent and before COMMIT, so a test can hold a transaction open.
@@ -65,7 +68,8 @@ var _ xregion.Store = (*Store)(nil)
 // they are missing. It refuses, with xregion.ErrRegionMismatch, a schema that
 // already holds another region's data.
 func New(ctx context.Context, pool *pgxpool.Pool, region xregion.Region, opts ...Option) (*Store, error) {
-	s := &Store{pool: pool, region: region, schema: DefaultSchema, copySaving: copySaving, valuesMax: valuesMax}
+	s := &Store{pool: pool, region: region, schema: DefaultSchema, copySaving: copySaving, valuesMax: valuesMax,
+		spanRows: spanRows, spanCutAt: spanCutAt}
 	for _, o := range opts {
 		o.apply(s)
 	}

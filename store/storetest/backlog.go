@@ -50,6 +50,43 @@ func (s suite) testBacklog(t *testing.T) {
 		require.EqualValues(t, 1, backlog(xregion.Position{}, regionB).Changes)
 	})
 
+	t.Run("AgreesWithChanges", func(t *testing.T) {
+		// From every position, a change's or one between changes, Backlog
+		// describes exactly the origin's changes that Changes returns
+		// after it, once every transaction has ended.
+		st := s.store(t, regionA, "t")
+		interleaveOrigins(t, st, 30)
+		_, marker := drain(t, st, xregion.Position{})
+		all, err := st.Changes(t.Context(), xregion.ChangeQuery{Limit: xregion.MaxChangeLimit})
+		require.NoError(t, err)
+		require.Equal(t, marker, all[len(all)-1].Pos)
+		after := []xregion.Position{{}}
+		for _, c := range all {
+			after = append(after, c.Pos, pos(c.Pos.Tx, c.Pos.Index+1))
+		}
+		for _, p := range after {
+			for _, origin := range []xregion.Region{regionA, regionB, regionC, "region-d"} {
+				var want xregion.Backlog
+				for _, c := range all {
+					if p.Less(c.Pos) && c.Origin() == origin {
+						want.Changes++
+						want.Bytes += int64(len(c.Record.Key) + len(c.Record.Value))
+						if want.Oldest.IsZero() || c.Time.Before(want.Oldest) {
+							want.Oldest = c.Time
+						}
+						want.Head = c.Pos
+					}
+				}
+				got, err := st.Backlog(t.Context(), p, origin)
+				require.NoError(t, err)
+				require.Equal(t, want.Changes, got.Changes, "changes of %s after %s", origin, p)
+				require.Equal(t, want.Bytes, got.Bytes, "bytes of %s after %s", origin, p)
+				require.True(t, want.Oldest.Equal(got.Oldest), "oldest of %s after %s: %s, want %s", origin, p, got.Oldest, want.Oldest)
+				require.Equal(t, want.Head, got.Head, "head of %s after %s", origin, p)
+			}
+		}
+	})
+
 	t.Run("InvalidOrigin", func(t *testing.T) {
 		st := s.store(t, regionA)
 		_, err := st.Backlog(t.Context(), xregion.Position{}, "Not A Region")

@@ -98,6 +98,50 @@ func (s suite) testChanges(t *testing.T) {
 		require.Empty(t, cs)
 	})
 
+	t.Run("OriginPages", func(t *testing.T) {
+		st := s.store(t, regionA, "t")
+		interleaveOrigins(t, st, 30)
+		all, _ := drain(t, st, xregion.Position{})
+		for _, origin := range []xregion.Region{regionA, regionB, regionC} {
+			var want []xregion.Change
+			for _, c := range all {
+				if c.Origin() == origin {
+					want = append(want, c)
+				}
+			}
+			// Paging with each page size, resuming after the last change
+			// read, returns the origin's changes, each once.
+			for _, limit := range []int{1, 2, 3, 5} {
+				var got []xregion.Change
+				var after xregion.Position
+				for {
+					cs, err := st.Changes(t.Context(), xregion.ChangeQuery{After: after, Origin: origin, Limit: limit})
+					require.NoError(t, err)
+					require.LessOrEqual(t, len(cs), limit)
+					if len(cs) == 0 {
+						break
+					}
+					after = cs[len(cs)-1].Pos
+					got = append(got, withoutBarriers(cs)...)
+				}
+				require.Equal(t, keys(want), keys(got), "origin %s, pages of %d", origin, limit)
+			}
+			// After any position, another origin's among them, a page
+			// starts at the origin's next change.
+			for i, c := range all {
+				var next []xregion.Change
+				for _, n := range all[i+1:] {
+					if n.Origin() == origin && len(next) < 2 {
+						next = append(next, n)
+					}
+				}
+				cs, err := st.Changes(t.Context(), xregion.ChangeQuery{After: c.Pos, Origin: origin, Limit: 2})
+				require.NoError(t, err)
+				require.Equal(t, keys(next), keys(withoutBarriers(cs)), "origin %s after %s (a change of %s)", origin, c.Pos, c.Origin())
+			}
+		}
+	})
+
 	t.Run("After", func(t *testing.T) {
 		st := s.store(t, regionA, "t")
 		for i := range 4 {
@@ -262,6 +306,27 @@ func (s suite) testConcurrentChanges(t *testing.T) {
 		require.Failf(t, "changes read twice", "the reader saw %d of %d changes more than once, e.g. %v", len(twice), total, twice[:min(len(twice), 5)])
 	}
 	require.Empty(t, seen, "changes no one wrote")
+}
+
+// interleaveOrigins applies batches that mix the changelog's origins: local
+// writes of regionA, and batches from regionB that hold its own writes and,
+// relayed, regionC's, so that origins change within a transaction too.
+func interleaveOrigins(t *testing.T, st xregion.Store, batches int) {
+	t.Helper()
+	n := 0
+	for i := range batches {
+		b := xregion.Batch{}
+		origins := []xregion.Region{regionA}
+		if i%3 == 1 {
+			b.From, origins = regionB, []xregion.Region{regionB, regionC, regionB}
+		}
+		for j := range 1 + i%4 {
+			n++
+			o := origins[(i+j)%len(origins)]
+			b.Writes = append(b.Writes, wr("t", rec(fmt.Sprintf("k%d-%s", n, o), fmt.Sprint("value-", n%7), ver(int64(n), o))))
+		}
+		apply(t, st, b)
+	}
 }
 
 func withoutBarriers(cs []xregion.Change) []xregion.Change {

@@ -35,10 +35,11 @@
 //	Get/        NotFound UnknownTable RoundTrip NotAliased
 //	Apply/      NewerReplaces OlderUnchanged ResultCounts Empty Tombstone SameKeyTwice
 //	            SeveralTables UnknownTable InvalidRecord ResolverError
-//	Changes/    Order OnlyChanged Time Origin After Limit InvalidQuery ConcurrentWriters
+//	Changes/    Order OnlyChanged Time Origin OriginPages After Limit InvalidQuery
+//	            ConcurrentWriters
 //	Watermark/  Unknown Advance Duplicate Mismatch IndependentPeers Atomic InvalidBatch ExactlyOnce
 //	Ledger/     TwoRegions Fenced Idempotent Supersede Paging InvalidLimit
-//	Backlog/    CountsWhatAPeerLacks InvalidOrigin
+//	Backlog/    CountsWhatAPeerLacks AgreesWithChanges InvalidOrigin
 //	Stage/      InvisibleUntilApplied ApplyFromTheSameRegionUnstages Invalid
 //	            UnknownTable Holding Withdraw WithdrawBeforeStage WithdrawInvalid
 //	            (skipped for a store that is not an xregion.Stager)
