@@ -55,6 +55,14 @@ type Change struct {
 	// clock (the database server's for PostgreSQL). It trails the commit by
 	// at most the rest of the transaction.
 	Time time.Time
+	// OriginPos is where the change stands in its origin's changelog: Pos
+	// itself for a write made here; for a write applied from a changelog
+	// stream (Write.Pos), its place there; zero for a write applied by
+	// version (staged, resynced), which has no known place. A region's
+	// copies of a peer's writes keep the peer's order, so survivors can
+	// forward a dead region's writes to each other exactly where each
+	// stopped (replicate.CatchUp).
+	OriginPos Position
 }
 
 // Origin is the region that made the write: Record.Version.Region.
@@ -68,6 +76,11 @@ type ChangeQuery struct {
 	// keeps all. Shippers pass their own region so regions do not echo each
 	// other's writes back.
 	Origin Region
+	// OriginAfter, when not zero, keeps only changes whose OriginPos is
+	// after it (which drops those with none): a dead region's writes a
+	// peer has not applied, found in a survivor's changelog. It needs
+	// Origin.
+	OriginAfter Position
 	// Limit is the most changes to return: 1 to MaxChangeLimit.
 	Limit int
 }
@@ -82,6 +95,9 @@ func (q ChangeQuery) Validate() error {
 	}
 	if q.Origin != "" {
 		return q.Origin.Validate()
+	}
+	if !q.OriginAfter.IsZero() {
+		return invalid("change query", "OriginAfter %s without Origin; say whose changelog it is a place in", q.OriginAfter)
 	}
 	return nil
 }

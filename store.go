@@ -73,6 +73,12 @@ type Store interface {
 type Write struct {
 	Table  string
 	Record Record
+	// Pos is where the write stands in its origin's changelog (the region
+	// of Record.Version) when it is shipped from a changelog, its own or,
+	// forwarded, a survivor's copy of a dead region's; the store keeps it
+	// as the change's OriginPos. Zero for writes that have no place there:
+	// writes made here, and writes sent directly (staged, resynced).
+	Pos Position
 }
 
 // Batch is a unit of Store.Apply.

@@ -419,7 +419,7 @@ func writesOf(changes []xregion.Change, coalesce bool) []xregion.Write {
 	ws := make([]xregion.Write, 0, len(changes))
 	if !coalesce {
 		for _, c := range changes {
-			ws = append(ws, xregion.Write{Table: c.Table, Record: c.Record})
+			ws = append(ws, xregion.Write{Table: c.Table, Record: c.Record, Pos: c.OriginPos})
 		}
 		return ws
 	}
@@ -430,7 +430,7 @@ func writesOf(changes []xregion.Change, coalesce bool) []xregion.Write {
 	}
 	for i, c := range changes {
 		if last[key{c.Table, c.Record.Key}] == i {
-			ws = append(ws, xregion.Write{Table: c.Table, Record: c.Record})
+			ws = append(ws, xregion.Write{Table: c.Table, Record: c.Record, Pos: c.OriginPos})
 		}
 	}
 	return ws

@@ -205,7 +205,11 @@ func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 		if out.Changed {
 			rec := out.Record.Clone()
 			pending[k] = rec
-			order = append(order, xregion.Change{Table: w.Table, Record: rec})
+			c := xregion.Change{Table: w.Table, Record: rec}
+			if rec.Version == w.Record.Version {
+				c.OriginPos = w.Pos // kept as it came, not merged into another version
+			}
+			order = append(order, c)
 			winner = rec.Version
 			res.Applied++
 		} else {
@@ -229,6 +233,9 @@ func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 		for i := range order {
 			order[i].Pos = xregion.Position{Tx: s.mu.tx, Index: uint32(i)}
 			order[i].Time = now
+			if order[i].Origin() == s.region {
+				order[i].OriginPos = order[i].Pos
+			}
 			s.mu.tables[order[i].Table].records[order[i].Record.Key] = order[i].Record
 		}
 		for _, c := range order {
@@ -426,9 +433,14 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 	if l == nil {
 		return nil, nil
 	}
-	k := l.after(s.mu.changes, q.After)
-	for _, i := range l.at[k:min(k+q.Limit, len(l.at))] {
+	for _, i := range l.at[l.after(s.mu.changes, q.After):] {
+		if len(out) == q.Limit {
+			break
+		}
 		c := s.mu.changes[i]
+		if !q.OriginAfter.IsZero() && !q.OriginAfter.Less(c.OriginPos) {
+			continue
+		}
 		c.Record = c.Record.Clone()
 		out = append(out, c)
 	}

@@ -78,8 +78,9 @@ type keyState struct {
 }
 
 type tableWrite struct {
-	table string
-	rec   xregion.Record
+	table  string
+	rec    xregion.Record
+	origin xregion.Position // the change's OriginPos when it came with one
 }
 
 type lostWrite struct {
@@ -143,7 +144,11 @@ func (s *Store) applyOnce(ctx context.Context, b xregion.Batch, resolvers map[st
 		}
 		if r.Changed {
 			st.rec, st.dirty = r.Record.Clone(), true
-			changes = append(changes, tableWrite{w.Table, st.rec})
+			tw := tableWrite{table: w.Table, rec: st.rec}
+			if st.rec.Version == w.Record.Version {
+				tw.origin = w.Pos // kept as it came, not merged into another version
+			}
+			changes = append(changes, tw)
 			res.Applied++
 		} else {
 			res.Unchanged++
@@ -341,7 +346,7 @@ func (w *pipeline) records(t string, states map[string]*keyState) {
 	// unique_violation and Apply runs again from the top.
 	switch {
 	case w.copyPays(inserts.len()):
-		w.copies = append(w.copies, copyIn{table: t, columns: dataColumns, data: inserts.copyData(nil)})
+		w.copies = append(w.copies, copyIn{table: t, columns: dataColumns, data: inserts.copyData(0, nil)})
 	case inserts.len() > 0:
 		src, args := w.s.rows(1, recordArrayTypes, inserts.args())
 		w.q.Queue(`INSERT INTO `+w.s.ident(t)+` (key, `+recordColumns+`) SELECT * FROM `+src+` AS u`, args...)
@@ -356,17 +361,21 @@ func (w *pipeline) changelog(changes []tableWrite) {
 	var recs recordArrays
 	idx := make([]int32, len(changes))
 	tbl := make([]string, len(changes))
+	otx := make([]int64, len(changes))
+	oidx := make([]int32, len(changes))
 	for i, c := range changes {
-		idx[i], tbl[i] = int32(i), c.table
+		o := fromPosition(c.origin)
+		idx[i], tbl[i], otx[i], oidx[i] = int32(i), c.table, o.tx, o.idx
 		recs.add(c.rec)
 	}
 	if w.copyPays(len(changes)) {
 		w.copies = append(w.copies, copyIn{table: changelogTable, columns: changelogColumns,
-			data: recs.copyData(func(c *copyTuples, i int) { c.int4(idx[i]); c.text(tbl[i]) })})
+			data: recs.copyData(4, func(c *copyTuples, i int) { c.int4(idx[i]); c.text(tbl[i]); c.int8(otx[i]); c.int4(oidx[i]) })})
 		return
 	}
-	src, args := w.s.rows(1, append([]string{"int4[]", "text[]"}, recordArrayTypes...), append([]any{idx, tbl}, recs.args()...))
-	w.q.Queue(`INSERT INTO `+w.s.ident(changelogTable)+` (idx, tbl, key, `+recordColumns+`) SELECT * FROM `+src+` AS u`, args...)
+	src, args := w.s.rows(1, append([]string{"int4[]", "text[]", "int8[]", "int4[]"}, recordArrayTypes...),
+		append([]any{idx, tbl, otx, oidx}, recs.args()...))
+	w.q.Queue(`INSERT INTO `+w.s.ident(changelogTable)+` (`+changelogColumns+`) SELECT * FROM `+src+` AS u`, args...)
 }
 
 // ledger queues the losses for the lost-update ledger; the map it returns
@@ -492,7 +501,7 @@ func (c copyIn) sql(s *Store) string {
 // take their defaults (the changelog's tx and at).
 const (
 	dataColumns      = `key, ` + recordColumns
-	changelogColumns = `idx, tbl, ` + dataColumns
+	changelogColumns = `idx, tbl, origin_tx, origin_idx, ` + dataColumns
 )
 
 // recordArrayTypes are the array types of "key, "+recordColumns.

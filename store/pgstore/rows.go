@@ -74,12 +74,9 @@ func (a *recordArrays) args() []any {
 }
 
 // copyData encodes the records as the tuples of a binary COPY into
-// "key, "+recordColumns, each after the fields prefix writes (nil: none).
-func (a *recordArrays) copyData(prefix func(c *copyTuples, i int)) []byte {
-	fields := 10
-	if prefix != nil {
-		fields = 12 // the changelog's idx and tbl
-	}
+// "key, "+recordColumns, each after the n fields prefix writes (nil: none).
+func (a *recordArrays) copyData(n int, prefix func(c *copyTuples, i int)) []byte {
+	fields := 10 + n
 	c := newCopyTuples(a.len() * 160)
 	for i := range a.len() {
 		c.tuple(fields)

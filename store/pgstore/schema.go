@@ -67,6 +67,11 @@ func (s *Store) setup(ctx context.Context) error {
 			` + recordColumnDefs + `,
 			at timestamptz NOT NULL DEFAULT clock_timestamp(),
 			PRIMARY KEY (tx, idx))`,
+		// Where a change applied from a peer's changelog stands in its
+		// origin's (xregion.Change.OriginPos); zero when unknown. A local
+		// change's is its own (tx, idx), read as such.
+		`ALTER TABLE ` + s.ident(changelogTable) + ` ADD COLUMN IF NOT EXISTS origin_tx bigint NOT NULL DEFAULT 0,
+			ADD COLUMN IF NOT EXISTS origin_idx integer NOT NULL DEFAULT 0`,
 		`CREATE TABLE IF NOT EXISTS ` + s.ident(watermarkTable) + ` (
 			peer text PRIMARY KEY,
 			tx bigint NOT NULL DEFAULT 0,

@@ -50,6 +50,38 @@ func (s suite) testChanges(t *testing.T) {
 		requireRecord(t, v2, cs[0].Record)
 	})
 
+	t.Run("OriginPos", func(t *testing.T) {
+		st := s.store(t, regionB, "t")
+		p := func(i uint32) xregion.Position { return xregion.Position{Tx: 100, Index: i} }
+		apply(t, st, local(wr("t", rec("own", "v", ver(1, regionB)))))
+		shipped := []xregion.Write{
+			{Table: "t", Record: rec("a0", "v", ver(2, regionA)), Pos: p(0)},
+			{Table: "t", Record: rec("a1", "v", ver(3, regionA)), Pos: p(1)},
+			{Table: "t", Record: rec("a2", "v", ver(4, regionA)), Pos: p(2)},
+		}
+		apply(t, st, xregion.Batch{From: regionA, Through: p(2), Writes: shipped})
+		apply(t, st, xregion.Batch{From: regionA, Writes: []xregion.Write{wr("t", rec("staged", "v", ver(5, regionA)))}})
+
+		cs, barrier := drain(t, st, xregion.Position{})
+		require.Equal(t, []string{"t/own", "t/a0", "t/a1", "t/a2", "t/staged"}, keys(cs))
+		require.Equal(t, cs[0].Pos, cs[0].OriginPos, "a local change stands at its own place")
+		for i, w := range shipped {
+			require.Equal(t, w.Pos, cs[1+i].OriginPos, "a shipped change keeps its place in its origin's changelog")
+		}
+		require.True(t, cs[4].OriginPos.IsZero(), "a write applied by version has no known place")
+
+		got, err := st.Changes(t.Context(), xregion.ChangeQuery{Origin: regionA, OriginAfter: p(0), Limit: 10})
+		require.NoError(t, err)
+		require.Equal(t, []string{"t/a1", "t/a2"}, keys(got), "OriginAfter keeps what follows it in the origin's changelog")
+		got, err = st.Changes(t.Context(), xregion.ChangeQuery{Origin: regionB, OriginAfter: cs[0].Pos, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, got, 1, "for the store's own region, OriginAfter is a place in its own changelog")
+		require.Equal(t, barrier, got[0].Pos)
+
+		_, err = st.Changes(t.Context(), xregion.ChangeQuery{OriginAfter: p(0), Limit: 10})
+		require.ErrorIs(t, err, xregion.ErrInvalid, "OriginAfter needs Origin")
+	})
+
 	t.Run("Time", func(t *testing.T) {
 		st := s.store(t, regionA, "t")
 		apply(t, st, local(wr("t", rec("k1", "v", ver(1, regionA))), wr("t", rec("k2", "v", ver(1, regionA)))))
