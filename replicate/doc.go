@@ -108,6 +108,29 @@
 // NewLagCollector exports the same figures to Prometheus, with the
 // synchronous write latency histogram of Metrics.
 //
+// # Three regions or more: CatchUp
+//
+// Each region ships only the writes it made, so that no write echoes
+// between regions. With three regions or more that leaves a hole when one
+// dies: a write it had shipped (or, under Quorum below the number of
+// peers, staged) to some survivors but not to others would stay in those
+// alone. Every change keeps its place in its origin's changelog
+// (xregion.Change.OriginPos), so survivors can close the hole: once a
+// region is declared gone, CatchUp has each survivor resolve its staged
+// writes, names the survivor with the highest watermark for the dead
+// region (the one to promote), and has it Forward what each other one
+// lacks, with the dead region's own positions, so watermarks move as if
+// the dead region had shipped, and nothing is applied twice even if it
+// comes back and ships alongside. ForwardLag is a survivor's lag in the
+// dead region's writes, non-zero until the catch-up ends.
+//
+//	det, _ := health.NewDetector("a", probe, health.WithTransition(func(t health.Transition) {
+//		if !t.Up {
+//			rep, err := replicate.CatchUp(ctx, "a", []xregion.Store{b, c})
+//			// promote rep.MostComplete
+//		}
+//	}))
+//
 // # Hazards
 //
 // HAZARD: several writing processes. A Sync leaves out of its RPO only the
