@@ -161,4 +161,3 @@ func originDies(t *testing.T, rng *rand.Rand, n int, quorum bool) int {
 	}
 	return lacked
 }
-
