@@ -40,7 +40,8 @@ type SurvivorCatchUp struct {
 	Received int
 	// Hidden counts its changes of Dead that a transaction still open
 	// kept from being read when CatchUp returned: zero unless it returned
-	// an error (see the HAZARD on CatchUp).
+	// an error (see the HAZARD on CatchUp). LackedBefore is counted once
+	// nothing is hidden.
 	Hidden int64
 }
 
@@ -103,12 +104,26 @@ func CatchUp(ctx context.Context, dead xregion.Region, survivors []xregion.Store
 	// The most complete first: after it, every survivor's watermark is at
 	// its, and the others' passes by place send nothing.
 	order := append([]int{most}, otherThan(len(survivors), most)...)
+	measured := false
 	for round := 0; ; round++ {
 		held, err := surveyAll(ctx, survivors, dead)
 		if err != nil {
 			return rep, fmt.Errorf("catch up on %s: %w", dead, err)
 		}
-		lacked, hidden := 0, int64(0)
+		hidden := int64(0)
+		for i := range survivors {
+			rep.Survivors[i].Hidden = held[i].hidden
+			hidden += held[i].hidden
+		}
+		if hidden > 0 {
+			// What open transactions hide can be neither counted nor
+			// forwarded yet: wait for it.
+			if err := wait.Sleep(ctx, cfg.clock, cfg.pollInterval); err != nil {
+				return rep, fmt.Errorf("catch up on %s: %d changes still hidden by open transactions: %w", dead, hidden, err)
+			}
+			continue
+		}
+		lacked := 0
 		now := cfg.clock.Now()
 		for i := range survivors {
 			n, rpo, err := lacking(ctx, survivors, held, most, i, now)
@@ -116,22 +131,16 @@ func CatchUp(ctx context.Context, dead xregion.Region, survivors []xregion.Store
 				return rep, fmt.Errorf("catch up on %s: %w", dead, err)
 			}
 			sc := &rep.Survivors[i]
-			if round == 0 {
+			if !measured {
 				sc.LackedBefore, sc.RPOBefore = n, rpo
 			}
-			sc.LackedAfter, sc.Hidden = n, held[i].hidden
-			lacked, hidden = lacked+n, hidden+held[i].hidden
+			sc.LackedAfter = n
+			lacked += n
 		}
-		switch {
-		case lacked == 0 && hidden == 0:
+		measured = true
+		if lacked == 0 {
 			cfg.logger.Info("replicate: survivors caught up", "dead", dead, "most_complete", rep.MostComplete, "rounds", round)
 			return rep, nil
-		case lacked == 0:
-			// Only what open transactions hide is left: wait for it.
-			if err := wait.Sleep(ctx, cfg.clock, cfg.pollInterval); err != nil {
-				return rep, fmt.Errorf("catch up on %s: %d changes still hidden by open transactions: %w", dead, hidden, err)
-			}
-			continue
 		}
 		for _, i := range order {
 			for j := range survivors {

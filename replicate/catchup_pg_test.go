@@ -49,7 +49,7 @@ func originDies(t *testing.T, rng *rand.Rand, n int, quorum bool) int {
 	for i, s := range survivors {
 		peers, stores = append(peers, s.remote), append(stores, s.store)
 		// The first survivor is near; the others farther, the last the farthest.
-		s.pg.Proxy.SetLatency(time.Duration(i*rng.IntN(15)) * time.Millisecond)
+		s.pg.Proxy.SetLatency(time.Duration(i*(10+rng.IntN(20))) * time.Millisecond)
 	}
 
 	var rep interface {
