@@ -279,7 +279,7 @@ func (s *Store) write(ctx context.Context, conn *pgxpool.Conn, b xregion.Batch, 
 		}
 	}
 	added := w.ledger(losses)
-	if l.staged {
+	if l.staged && len(b.Writes) > 0 {
 		w.unstage(b)
 	}
 	if !b.Through.IsZero() {

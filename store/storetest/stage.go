@@ -59,6 +59,19 @@ func (s suite) testStage(t *testing.T) {
 		requireRecord(t, w2.Record, get(t, st, "t", "k2"), "the staged write wins over the older one")
 	})
 
+	t.Run("EmptyBatchWhileStaged", func(t *testing.T) {
+		st, sg := stager(t)
+		w1 := wr("t", rec("k1", "one", ver(1, regionB)))
+		require.NoError(t, sg.Stage(t.Context(), regionB, []xregion.Write{w1}))
+		// A batch that only moves the watermark (resync's, past a gap it
+		// reconciled) while the peer has writes staged here.
+		apply(t, st, xregion.Batch{From: regionB, After: pos(0, 0), Through: pos(3, 0)})
+		wm, err := st.Watermark(t.Context(), regionB)
+		require.NoError(t, err)
+		require.Equal(t, pos(3, 0), wm)
+		require.EqualValues(t, 1, staged(t, sg), "an empty batch unstages nothing")
+	})
+
 	t.Run("Invalid", func(t *testing.T) {
 		_, sg := stager(t)
 		require.ErrorIs(t, sg.Stage(t.Context(), "", []xregion.Write{wr("t", rec("k", "v", ver(1, regionB)))}), xregion.ErrInvalid)
