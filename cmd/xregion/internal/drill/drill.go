@@ -213,8 +213,12 @@ func (d *drill) run(ctx context.Context) (Result, error) {
 
 	// The failure: the lag tracker's figures at that moment, then a's
 	// network, database and health endpoint go dark and its processes die.
+	// The reading may take a while on a busy server; the judgement allows
+	// for all of it (see report).
 	readAt := d.since()
-	reported, err := d.lags(ctx, d.a)
+	lctx, cancel := context.WithTimeout(ctx, lagReadTimeout)
+	reported, err := d.lags(lctx, d.a)
+	cancel()
 	if err != nil {
 		return Result{}, fmt.Errorf("read the lag before the kill: %w", err)
 	}
@@ -356,10 +360,11 @@ func (d *drill) firstAck(ctx context.Context, region xregion.Region) (time.Durat
 	return 0, fmt.Errorf("no write was acknowledged in %s within %s of its promotion", region, 10*d.s.WriteTimeout)
 }
 
+// lagReadTimeout bounds the reading of the lag at the moment of the kill.
+const lagReadTimeout = 10 * time.Second
+
 // lags reads each tier's live RPO from w's replicators.
 func (d *drill) lags(ctx context.Context, w *tierWriters) ([2]time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.s.WriteTimeout)
-	defer cancel()
 	var out [2]time.Duration
 	for i, rep := range []writer{w.pay, w.inv} {
 		ls, err := rep.Lag(ctx)
