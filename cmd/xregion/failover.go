@@ -34,7 +34,9 @@ The approval that completes the count runs the steps, in this order, each
 printed as it completes with its duration and outcome:
 
   1/5 fence                    the old region still does not answer (else stop, unless --force)
-  2/5 resolve staged writes    the target applies the writes peers staged in it synchronously
+  2/5 resolve staged writes    the target applies the writes peers staged in it synchronously;
+                               with three regions or more, every survivor then gets every
+                               write of the old region any of them holds (replicate.CatchUp)
   3/5 move homes               the target becomes the home of the old region's partitions
   4/5 translate bridge groups  consumer groups' offsets move to the target's Kafka cluster
   5/5 mark done                the proposal is recorded done, with who and when
@@ -317,7 +319,21 @@ func runFailoverApprove(c *cobra.Command, args []string) error {
 		return err
 	}
 	defer target.Close()
-	f := &ops.Failover{Config: cfg, Proposals: props, To: target, By: strings.TrimSpace(by),
+	// With three regions or more, the other survivors catch up with the
+	// target on the old home's writes before anything moves.
+	var others []*config.Opened
+	for _, r := range cfg.Regions {
+		if r.Name == p.From || r.Name == p.To {
+			continue
+		}
+		o, err := cfg.Open(ctx, r)
+		if err != nil {
+			return fmt.Errorf("open survivor %s to catch it up: %w", r.Name, err)
+		}
+		defer o.Close()
+		others = append(others, o)
+	}
+	f := &ops.Failover{Config: cfg, Proposals: props, To: target, Others: others, By: strings.TrimSpace(by),
 		Probe: ops.Prober{Timeout: timeout}, Out: out}
 	if err := f.Run(ctx, &p, base); err != nil {
 		if errors.Is(err, ops.ErrIncomplete) {

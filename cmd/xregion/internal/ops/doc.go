@@ -51,7 +51,9 @@
 //     health URL); otherwise the run stops, unless the proposal was forced;
 //  2. resolve staged writes: the target applies the writes its peers
 //     staged synchronously (xregion.Stager), the old home's last
-//     acknowledged writes among them;
+//     acknowledged writes among them; with three regions or more, the
+//     survivors then catch up (replicate.CatchUp), so that each holds
+//     every write of the old home that any of them holds;
 //  3. move homes: the target becomes the home of every partition whose
 //     home was the old one (partition.Router.Failover with the approvals);
 //  4. translate bridge groups: each consumer group of each bridge from the

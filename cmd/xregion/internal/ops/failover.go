@@ -13,6 +13,7 @@ import (
 	"github.com/xregion/xregion/bridge"
 	"github.com/xregion/xregion/cmd/xregion/internal/config"
 	"github.com/xregion/xregion/partition"
+	"github.com/xregion/xregion/replicate"
 )
 
 // Outcome is how a step ended.
@@ -47,12 +48,16 @@ var ErrIncomplete = errors.New("failover incomplete")
 // Fill in the fields and call Run once; it is not safe for concurrent use.
 type Failover struct {
 	Config    config.File
-	Proposals *Proposals        // where the proposal is stored: each step's outcome is saved there
-	To        *config.Opened    // the target region, opened (config.File.Open)
-	By        string            // who runs the steps, for the record
-	Probe     Prober            // probes the old home (the fence) and the bridges' source clusters
-	Out       io.Writer         // where the steps are printed as they complete
-	Wall      xregion.WallClock // times the steps and stamps the records; default the system clock
+	Proposals *Proposals     // where the proposal is stored: each step's outcome is saved there
+	To        *config.Opened // the target region, opened (config.File.Open)
+	// Others are the other surviving regions, opened, when the config
+	// names three or more: the staged-writes step has them catch up with
+	// To on the old home's writes (replicate.CatchUp).
+	Others []*config.Opened
+	By     string            // who runs the steps, for the record
+	Probe  Prober            // probes the old home (the fence) and the bridges' source clusters
+	Out    io.Writer         // where the steps are printed as they complete
+	Wall   xregion.WallClock // times the steps and stamps the records; default the system clock
 	// Bridge builds the bridge whose FailoverGroup translates a group;
 	// default bridge.New with the probe timeout as request timeout.
 	Bridge func(b config.Bridge, from, to []string) (*bridge.Bridge, error)
@@ -184,11 +189,42 @@ func (f *Failover) staged(ctx context.Context, p *Proposal) (Outcome, string, []
 	if err != nil {
 		return "", "", nil, fmt.Errorf("apply staged writes: %w", err)
 	}
+	detail := fmt.Sprintf("%d staged writes resolved in %s: %d applied, %d already held, %d lost to conflicts (in %s's lost-update ledger)",
+		res.Applied+res.Unchanged+res.Conflicts(), p.To, res.Applied, res.Unchanged, res.Conflicts(), p.To)
 	if n == 0 && res.Applied+res.Unchanged+res.Conflicts() == 0 {
-		return OutcomeDone, fmt.Sprintf("no staged writes waited in %s", p.To), nil, nil
+		detail = fmt.Sprintf("no staged writes waited in %s", p.To)
 	}
-	return OutcomeDone, fmt.Sprintf("%d staged writes resolved in %s: %d applied, %d already held, %d lost to conflicts (in %s's lost-update ledger)",
-		res.Applied+res.Unchanged+res.Conflicts(), p.To, res.Applied, res.Unchanged, res.Conflicts(), p.To), nil, nil
+	if len(f.Others) == 0 {
+		return OutcomeDone, detail, nil, nil
+	}
+	notes, err := f.catchUp(ctx, p)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return OutcomeDone, detail + "; the survivors caught up on " + string(p.From) + "'s writes", notes, nil
+}
+
+// catchUp has the survivors (To and Others) bring each other every write
+// of the old home that any of them holds, and notes what each lacked and
+// whether another survivor than To held the most.
+func (f *Failover) catchUp(ctx context.Context, p *Proposal) ([]string, error) {
+	survivors := []xregion.Store{f.To.Store}
+	for _, o := range f.Others {
+		survivors = append(survivors, o.Store)
+	}
+	rep, err := replicate.CatchUp(ctx, p.From, survivors)
+	if err != nil {
+		return nil, fmt.Errorf("catch up the survivors: %w", err)
+	}
+	var notes []string
+	for _, s := range rep.Survivors {
+		notes = append(notes, fmt.Sprintf("%s: lacked %d of %s's writes (RPO %s), received %d, lacks %d",
+			s.Region, s.LackedBefore, p.From, s.RPOBefore.Round(time.Millisecond), s.Received, s.LackedAfter))
+	}
+	if rep.MostComplete != p.To {
+		notes = append(notes, fmt.Sprintf("%s, not %s, held the most of %s's writes; they hold the same now", rep.MostComplete, p.To, p.From))
+	}
+	return notes, nil
 }
 
 func (f *Failover) homes(ctx context.Context, p *Proposal) (Outcome, string, []string, error) {
