@@ -67,11 +67,6 @@ func (s *Store) setup(ctx context.Context) error {
 			` + recordColumnDefs + `,
 			at timestamptz NOT NULL DEFAULT clock_timestamp(),
 			PRIMARY KEY (tx, idx))`,
-		// Where a change applied from a peer's changelog stands in its
-		// origin's (xregion.Change.OriginPos); zero when unknown. A local
-		// change's is its own (tx, idx), read as such.
-		`ALTER TABLE ` + s.ident(changelogTable) + ` ADD COLUMN IF NOT EXISTS origin_tx bigint NOT NULL DEFAULT 0,
-			ADD COLUMN IF NOT EXISTS origin_idx integer NOT NULL DEFAULT 0`,
 		`CREATE TABLE IF NOT EXISTS ` + s.ident(watermarkTable) + ` (
 			peer text PRIMARY KEY,
 			tx bigint NOT NULL DEFAULT 0,
@@ -128,6 +123,9 @@ func (s *Store) setup(ctx context.Context) error {
 			return fmt.Errorf("create schema %s: %w", s.schema, err)
 		}
 	}
+	if err := s.addOriginPositions(ctx, tx); err != nil {
+		return fmt.Errorf("create schema %s: %w", s.schema, err)
+	}
 	if err := s.indexOrigins(ctx, tx); err != nil {
 		return fmt.Errorf("create schema %s: %w", s.schema, err)
 	}
@@ -145,6 +143,28 @@ func (s *Store) setup(ctx context.Context) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit schema: %w", err)
+	}
+	return nil
+}
+
+// addOriginPositions adds to a changelog made before them the columns of
+// where a change applied from a peer's changelog stands in its origin's
+// (xregion.Change.OriginPos; zero when unknown, and a local change's is
+// its own tx and idx, read as such). ALTER TABLE locks the table even
+// when the columns exist, so it runs only when the catalog says it must.
+func (s *Store) addOriginPositions(ctx context.Context, tx pgx.Tx) error {
+	var have bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute
+		WHERE attrelid = to_regclass($1) AND attname = 'origin_tx' AND NOT attisdropped)`,
+		s.ident(changelogTable)).Scan(&have); err != nil {
+		return fmt.Errorf("inspect changelog columns: %w", err)
+	}
+	if have {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `ALTER TABLE `+s.ident(changelogTable)+` ADD COLUMN IF NOT EXISTS origin_tx bigint NOT NULL DEFAULT 0,
+		ADD COLUMN IF NOT EXISTS origin_idx integer NOT NULL DEFAULT 0`); err != nil {
+		return fmt.Errorf("add origin positions to the changelog: %w", err)
 	}
 	return nil
 }
