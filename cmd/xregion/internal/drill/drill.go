@@ -15,6 +15,7 @@ import (
 	"github.com/xregion/xregion"
 	"github.com/xregion/xregion/cmd/xregion/internal/report"
 	"github.com/xregion/xregion/health"
+	"github.com/xregion/xregion/internal/wait"
 	"github.com/xregion/xregion/regiontest"
 	"github.com/xregion/xregion/replicate"
 	"github.com/xregion/xregion/resync"
@@ -560,13 +561,7 @@ func serveHealth(r Region) (*url.URL, *healthServer, error) {
 	return u, &healthServer{srv: srv, proxy: proxy}, nil
 }
 
+// sleep pauses the drill, which measures real time, on the system clock.
 func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return wait.Sleep(ctx, xregion.SystemClock{}, d)
 }
