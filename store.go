@@ -48,6 +48,11 @@ type Store interface {
 	// A change may therefore become readable a little after its Apply
 	// returned; changes of an Apply that returned before another began are
 	// ordered before that one's.
+	//
+	// Where retention removed entries (Retainer.TruncateChanges) of
+	// q.Origin, or of any origin when q.Origin is zero, after q.After, it
+	// fails with a *TruncatedError rather than return what is left: the
+	// reader would skip them.
 	Changes(ctx context.Context, q ChangeQuery) ([]Change, error)
 
 	// Watermark returns the position in peer's changelog through which

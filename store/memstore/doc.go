@@ -61,8 +61,13 @@
 //   - Resolvers run while the store's mutex is held, which is how Apply stays
 //     atomic. A Resolver must be pure as xregion.Resolver requires; one that
 //     calls back into the same Store deadlocks.
-//   - Memory grows without bound: the changelog and the ledger are never
-//     truncated, and deleted keys keep their tombstones.
+//   - Memory grows until something removes what is no longer needed: the
+//     store is an xregion.Retainer, which package replicate runs
+//     (replicate.WithRetention, replicate.Retain). Without it the
+//     changelog, the ledger and the tombstones grow for ever.
+//     CollectTombstones looks at every record of every table, and
+//     TruncateChanges copies the changelog, under the store's mutex: the
+//     reference keeps no index for them.
 //   - Change.Time and LostUpdate.At come from the wall clock given with
 //     WithWallClock, read once per Apply, so all changes of one batch carry
 //     the same time.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/xregion/xregion"
 )
@@ -43,10 +44,11 @@ type Store struct {
 		origins    map[xregion.Region]*originLog // each origin's changes in changes
 		tx         uint64                        // Position.Tx of the last Apply that appended
 		watermarks map[xregion.Region]xregion.Position
-		ledger     []xregion.LostUpdate // ledger[i].ID == i+1
-		lost       map[lostKey]struct{} // what the ledger holds, to record each loss once
-		staged     []staged             // in staging order
-		withdrawn  map[stagedKey]struct{}
+		ledger     []xregion.LostUpdate    // ledger[i].ID == retained.ledgerGone+i+1
+		lost       map[lostKey]struct{}    // what the ledger holds, to record each loss once
+		staged     []staged                // in staging order
+		withdrawn  map[stagedKey]time.Time // when each was withdrawn
+		retained   retained                // what retention removed (retention.go)
 	}
 }
 
@@ -99,7 +101,7 @@ func New(region xregion.Region, opts ...Option) (*Store, error) {
 	s.mu.watermarks = make(map[xregion.Region]xregion.Position)
 	s.mu.origins = make(map[xregion.Region]*originLog)
 	s.mu.lost = make(map[lostKey]struct{})
-	s.mu.withdrawn = make(map[stagedKey]struct{})
+	s.mu.withdrawn = make(map[stagedKey]time.Time)
 	return s, nil
 }
 
@@ -249,7 +251,7 @@ func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 		}
 	}
 	for _, l := range losses {
-		l.ID = int64(len(s.mu.ledger)) + 1
+		l.ID = s.mu.retained.ledgerGone + int64(len(s.mu.ledger)) + 1
 		l.At = now
 		s.mu.ledger = append(s.mu.ledger, l)
 		l.Lost = l.Lost.Clone() // the caller's copy
@@ -317,8 +319,9 @@ func (s *Store) Withdraw(ctx context.Context, from xregion.Region, writes []xreg
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.wall.Now()
 	for _, w := range writes {
-		s.mu.withdrawn[staged{from, w}.key()] = struct{}{}
+		s.mu.withdrawn[staged{from, w}.key()] = now
 	}
 	s.mu.staged = slices.DeleteFunc(s.mu.staged, func(st staged) bool {
 		_, gone := s.mu.withdrawn[st.key()]
@@ -418,6 +421,9 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.truncatedLocked(q); err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
 	var out []xregion.Change
 	if q.Origin == "" {
 		for _, c := range s.mu.changes[s.after(q.After):] {
@@ -481,7 +487,7 @@ func (s *Store) LostUpdates(ctx context.Context, after int64, limit int) ([]xreg
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	start := int(min(max(after, 0), int64(len(s.mu.ledger))))
+	start := int(min(max(after-s.mu.retained.ledgerGone, 0), int64(len(s.mu.ledger))))
 	end := start + min(limit, len(s.mu.ledger)-start)
 	out := make([]xregion.LostUpdate, 0, end-start)
 	for _, l := range s.mu.ledger[start:end] {

@@ -61,6 +61,7 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 	dest := append([]any{&p.tx, &p.idx, &opo.tx, &opo.idx, &c.Table}, recordDest(&c.Record)...)
 	// A read of a few hundred changes from an index: parallel workers cost
 	// more to start (35 to 47 ms measured) than the read itself (0.2 ms).
+	var truncated error
 	err := s.forEachRowSet(ctx, noParallel, sql, args, append(dest, &c.Time), func() error {
 		c.Pos, c.OriginPos = p.position(), opo.position()
 		if c.Origin() == s.region {
@@ -69,7 +70,10 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 		out = append(out, c)
 		c = xregion.Change{}
 		return nil
-	})
+	}, s.checkTruncated(q, &truncated))
+	if err == nil {
+		err = truncated
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read changes: %w", err)
 	}

@@ -25,6 +25,10 @@
 //	_lost_updates  the lost-update ledger
 //	_inbox         writes peers staged here (Stage), durable and not yet
 //	               resolved
+//	_withdrawn     writes withdrawn from the stage (Withdraw), which fence a
+//	               copy staged later
+//	_truncated     per origin, the last changelog entry retention removed
+//	_ledger_readers  per ledger reader, the entry it acknowledged through
 //
 // Set-up is idempotent and serialised by an advisory lock, so any number of
 // processes may call New and DefineTable at start-up. Names are validated
@@ -162,6 +166,33 @@
 //
 // Index-only scans read the table's pages that VACUUM has not marked
 // all-visible since they were written; autovacuum keeps these few.
+//
+// # Retention
+//
+// The store is an xregion.Retainer: package replicate decides what may go
+// and the store removes it, each call one statement (or a few) that deletes
+// at most its limit of rows, found through an index, so that no call holds
+// locks for long:
+//
+//   - TruncateChanges takes the origin's first entries from the changelog's
+//     index and deletes them by ctid, stopping at the first entry that is
+//     not old enough, and moves the origin's mark in _truncated in the same
+//     statement. Changes reads the marks after its query, in its
+//     transaction and round trip, and fails with *xregion.TruncatedError
+//     where a mark lies after the position it reads from.
+//   - CollectTombstones deletes through a partial index of each declared
+//     table, on (wall, logical) WHERE tombstone, which DefineTable creates
+//     (see the HAZARD on DefineTable above: on a table made before it, the
+//     first DefineTable builds it while it holds the table). It holds
+//     tombstones only, so writes that are not deletes do not pay for it.
+//     A delete that races an Apply of the same key finds the row updated
+//     and leaves it.
+//   - TrimLedger deletes from the head of the ledger's primary key.
+//   - SweepStage reads the inbox in pages by id, resolves each staged
+//     write in Go against its table's record (the resolvers of the tables
+//     declared in this process), and deletes those that would change
+//     nothing; withdrawals are deleted by age with a scan of _withdrawn,
+//     which holds only the writes whose local commit failed.
 //
 // # Leases
 //

@@ -129,6 +129,9 @@ func (s *Store) setup(ctx context.Context) error {
 	if err := s.indexOrigins(ctx, tx); err != nil {
 		return fmt.Errorf("create schema %s: %w", s.schema, err)
 	}
+	if err := s.setupRetention(ctx, tx); err != nil {
+		return fmt.Errorf("create schema %s: %w", s.schema, err)
+	}
 	var owner string
 	err = tx.QueryRow(ctx, `SELECT region FROM `+s.ident(metaTable)).Scan(&owner)
 	switch {
@@ -271,6 +274,9 @@ func (s *Store) createTable(ctx context.Context, name string) error {
 			` ON `+s.ident(name)+` (khash) INCLUDE (rhash)`); err != nil {
 			return fmt.Errorf("index hashes of %s: %w", name, err)
 		}
+	}
+	if err := s.indexTombstones(ctx, tx, name); err != nil {
+		return err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+s.ident(tablesTable)+` (name) VALUES ($1) ON CONFLICT DO NOTHING`, name); err != nil {
 		return fmt.Errorf("register table %s: %w", name, err)

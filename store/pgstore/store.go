@@ -175,8 +175,10 @@ func (s *Store) forEachRow(ctx context.Context, sql string, args []any, dest []a
 }
 
 // forEachRowSet is forEachRow with more SET LOCAL statements (settings, as
-// "name = value") run before the query.
-func (s *Store) forEachRowSet(ctx context.Context, settings []string, sql string, args []any, dest []any, fn func() error) error {
+// "name = value") run before the query, and more statements (queued by
+// then) after it, in its transaction.
+func (s *Store) forEachRowSet(ctx context.Context, settings []string, sql string, args []any, dest []any, fn func() error,
+	then ...func(*pgx.Batch)) error {
 	q := &pgx.Batch{}
 	q.Queue("BEGIN READ ONLY")
 	q.Queue("SET LOCAL enable_seqscan = off")
@@ -187,6 +189,9 @@ func (s *Store) forEachRowSet(ctx context.Context, settings []string, sql string
 		_, err := pgx.ForEachRow(rows, dest, fn)
 		return err
 	})
+	for _, f := range then {
+		f(q)
+	}
 	q.Queue("COMMIT")
 	return s.pool.SendBatch(ctx, q).Close()
 }

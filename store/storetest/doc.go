@@ -43,6 +43,9 @@
 //	Stage/      InvisibleUntilApplied ApplyFromTheSameRegionUnstages Invalid
 //	            UnknownTable Holding Withdraw WithdrawBeforeStage WithdrawInvalid
 //	            (skipped for a store that is not an xregion.Stager)
+//	Retention/  TruncateThrough Limit TruncateBefore TruncateInvalid CollectTombstones
+//	            TrimLedger AckLostUpdates SweepStage
+//	            (skipped for a store that is not an xregion.Retainer)
 //	Lease       (skipped for a store that is not an xregion.Leaser)
 //	Context/    Cancelled
 //

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T, region xregion.Region) xregio
 	t.Run("Ledger", s.testLedger)
 	t.Run("Backlog", s.testBacklog)
 	t.Run("Stage", s.testStage)
+	t.Run("Retention", s.testRetention)
 	t.Run("Lease", s.testLease)
 	t.Run("Digest", s.testDigest)
 	t.Run("Context", s.testContext)
