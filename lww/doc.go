@@ -93,7 +93,8 @@
 // concurrent write does not, and goes to the ledger; a concurrent delete that
 // loses to a newer write goes to the ledger as well. Tombstones are never
 // dropped by this package: a store that purged a tombstone would let an older
-// write resurrect the key.
+// write resurrect the key. Retention (replicate.WithRetention) collects one
+// only when no older write of its key can still arrive; see its HAZARD.
 //
 // # Clocks far in the future
 //

@@ -32,7 +32,7 @@ type Async struct {
 // replicator; Close stops it. clock stamps the writes made through Write.
 // Options: WithTier, WithBatchSize, WithMaxBatchBytes, WithPollInterval, WithHeartbeat,
 // WithMaxBackoff, WithLocalInFlight, WithLogger, WithAlerts, WithGuardrail,
-// WithMetrics, WithTimers.
+// WithMetrics, WithTimers, WithRetention.
 func NewAsync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, opts ...Option) (*Async, error) {
 	cfg := newConfig(opts)
 	if err := validate(local, clock, peers, cfg); err != nil {
@@ -57,6 +57,10 @@ func newAsync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 	a.commit = localCommitter(ctx, &a.wg, cfg, local)
 	a.wg.Go(func() { a.fanOutWakes(ctx) })
 	a.rpo = watchRPO(ctx, &a.wg, cfg, a.Lag)
+	if cfg.retention != nil {
+		rt := newRetainer(local, peers, cfg, func(i int) (xregion.Position, bool) { return a.shippers[i].watermark() })
+		a.wg.Go(func() { rt.loop(ctx) })
+	}
 	return a
 }
 
@@ -80,6 +84,10 @@ func validate(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, 
 		return &xregion.InvalidError{What: "options", Reason: "nil logger, alert callback or clock"}
 	case cfg.guardrail != (Guardrail{}) && cfg.tier == nil:
 		return &xregion.InvalidError{What: "guardrail", Reason: "no tier to hold the RPO to; add WithTier"}
+	case cfg.retention != nil:
+		if err := validateRetention(local, peers, cfg); err != nil {
+			return err
+		}
 	}
 	seen := map[xregion.Region]bool{local.Region(): true}
 	for _, p := range peers {
@@ -331,6 +339,9 @@ func (s *shipper) ship(ctx context.Context) (progressed bool, err error) {
 		}
 		read := <-ahead
 		ahead = nil
+		if errors.Is(read.err, xregion.ErrTruncated) {
+			return progressed, needsResync(s.peer.Region(), read.err)
+		}
 		if read.err != nil {
 			return progressed, fmt.Errorf("read changes: %w", read.err)
 		}
@@ -434,6 +445,20 @@ func writesOf(changes []xregion.Change, coalesce bool) []xregion.Write {
 		}
 	}
 	return ws
+}
+
+// watermark returns the peer's watermark for the local region as last seen,
+// and whether it was seen.
+func (s *shipper) watermark() (xregion.Position, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.wm, s.mu.known
+}
+
+// needsResync says that peer lacks changes retention removed: shipping to it
+// cannot go on until a resync brings it back.
+func needsResync(peer xregion.Region, err error) error {
+	return fmt.Errorf("%s needs a resync (resync.Run with this region) before shipping to it can resume: %w", peer, err)
 }
 
 func (s *shipper) setActive(v bool) {

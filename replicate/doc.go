@@ -131,6 +131,79 @@
 //		}
 //	}))
 //
+// # Retention
+//
+// WithRetention runs retention on the local store every Retention.Every
+// (Retain runs it once, for a caller that schedules it), so that what the
+// store keeps stays bounded. The store removes (xregion.Retainer); the
+// replicator decides what may go, because what may go depends on what the
+// peers hold, which only they can say:
+//
+//   - The local region's changes go once every peer has applied them: its
+//     watermark for this region, asked of the peer, or as the replicator
+//     last saw it when the peer does not answer.
+//   - A peer that stays dark keeps the changes it has not applied, up to
+//     Retention.MaxUnconfirmed bytes of keys and values. Past it the oldest
+//     go anyway: an AlertTruncated names the peer (and
+//     xregion_retention_truncated_unapplied_total counts it), and shipping
+//     to it fails with an *xregion.TruncatedError, which its Lag shows,
+//     until a resync (package resync, which finds the cut, compares by
+//     digests, and moves the peer's watermark past it) brings it back. The
+//     limit is in bytes because bytes are what runs out, and because it is
+//     the unit of PendingBytes, so the metric shows a dark peer nearing it,
+//     as PostgreSQL's max_slot_wal_keep_size bounds what a replication
+//     slot holds back: a count of changes lets large values through, and
+//     an age lets a burst of writes through and says nothing of the disk.
+//     A peer not heard from since the replicator started is taken to lack
+//     everything that is kept.
+//   - Changes applied from peers stay for Retention.PeerChangesFor: no
+//     shipper reads them (each region ships the writes it made), but
+//     Forward and CatchUp do, when a region is lost, to bring the other
+//     survivors what they lack of its writes. A survivor can forward only
+//     what it still holds: where retention removed writes another one
+//     lacks, Forward fails with an *xregion.TruncatedError, and a resync
+//     must bring that one up to date. Keep them for longer than a
+//     survivor may lag behind a peer that dies.
+//   - Staged writes go once applying them would change nothing (the
+//     changelog stream or a resync applied them, or something newer
+//     superseded them), and withdrawals after Retention.TombstoneHorizon.
+//   - Tombstones go once no older write of their key can still arrive
+//     anywhere, and the horizon has passed (HAZARD below).
+//   - Ledger entries go after Retention.LedgerFor, or sooner once every
+//     reader acknowledged them (xregion.Retainer.AckLostUpdates).
+//
+// Every step removes Retention.BatchSize rows per statement and runs again
+// until fewer go, so no statement holds locks for long; where the local
+// store is an xregion.Leaser, one process of the region runs retention at a
+// time. Calls to peers wait a heartbeat (WithHeartbeat) at most. The Lag of
+// a peer that lacks removed changes counts its RPO from the last change
+// removed: it lacks at least that one, which Backlog no longer counts.
+//
+// HAZARD: resurrection. A tombstone is what makes an older write of its
+// key lose; collected too early, an older write that arrives afterwards
+// finds nothing there, is stored, and the key comes back, in that region
+// only. A horizon alone does not prevent it: a write can stay on its way
+// for as long as its region is dark. So retention collects a tombstone only
+// when every region has applied every change appended in each other region
+// up to Retention.TombstoneHorizon after the tombstone's time: it asks each
+// region for its watermark of each other one, and that region for the
+// oldest change appended past it (Store.Backlog). A region that does not
+// answer, or that lacks changes retention removed (its content is unknown
+// until a resync), holds every collection back; tombstones of keys with
+// staged writes stay too. What is left to the horizon: a write stamped
+// before a tombstone that commits more than the horizon after it (a retry,
+// long after, of a write whose outcome was unknown, or a clock that far
+// behind), which no store can see coming. Choose TombstoneHorizon longer
+// than any write may take from its stamp to its commit, retries included,
+// and than clocks may drift apart; TestRetain_TombstoneResurrection shows
+// the key coming back with a horizon alone and with a horizon too short,
+// and staying deleted otherwise.
+//
+// HAZARD: every region must be a peer. Retention asks the local region and
+// its peers; a region that writes these tables, or receives them, without
+// being among the peers is not asked, and a tombstone may be collected
+// while it still holds, or sends, an older write.
+//
 // # Hazards
 //
 // HAZARD: several writing processes. A Sync leaves out of its RPO only the

@@ -25,6 +25,11 @@ const (
 	AlertDegraded
 	// AlertRecovered: a degraded peer caught up and is synchronous again.
 	AlertRecovered
+	// AlertTruncated: retention removed changes the peer had not applied,
+	// because it stayed dark past Retention.MaxUnconfirmed. Shipping to it
+	// fails until a resync (package resync) brings it back. Err is the
+	// *xregion.TruncatedError.
+	AlertTruncated
 )
 
 func (k AlertKind) String() string {
@@ -37,6 +42,8 @@ func (k AlertKind) String() string {
 		return "degraded to asynchronous"
 	case AlertRecovered:
 		return "synchronous again"
+	case AlertTruncated:
+		return "changes removed unapplied: resync needed"
 	}
 	return fmt.Sprintf("AlertKind(%d)", int(k))
 }
@@ -47,7 +54,7 @@ type Alert struct {
 	Peer   xregion.Region
 	RPO    time.Duration // the peer's RPO when the alert was raised
 	Target time.Duration // the tier's RPO target, if a tier is set
-	Err    error         // why a peer was degraded
+	Err    error         // why a peer was degraded, or what it lacks
 	At     time.Time
 }
 

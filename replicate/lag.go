@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/xregion/xregion"
@@ -39,5 +40,10 @@ func (s *shipper) lag(ctx context.Context) (xregion.PeerLag, error) {
 		return xregion.PeerLag{}, fmt.Errorf("lag of %s: %w", l.Peer, err)
 	}
 	l.RPO, l.Pending, l.PendingBytes = b.Age(), b.Changes, b.Bytes
+	// A peer that lacks changes retention removed lacks at least the last
+	// of them, which Backlog no longer counts.
+	if te := (*xregion.TruncatedError)(nil); errors.As(l.Err, &te) {
+		l.RPO = max(l.RPO, b.Now.Sub(te.Time))
+	}
 	return l, nil
 }

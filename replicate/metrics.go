@@ -15,6 +15,8 @@ import (
 // LagCollector per replicator. A nil *Metrics records nothing.
 type Metrics struct {
 	syncWrite *prometheus.HistogramVec
+	removed   *prometheus.CounterVec // retention, by what it removed
+	truncated *prometheus.CounterVec // retention, by peer that lacked what it removed
 }
 
 // NewMetrics returns unregistered collectors.
@@ -25,16 +27,42 @@ func NewMetrics() *Metrics {
 			Help:    "Latency of synchronous writes, from Write to acknowledgement or failure.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5 ms to 16 s
 		}, []string{"result"}),
+		removed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xregion_retention_removed_total",
+			Help: "Rows retention removed from the local store, by what: changes, peer_changes, tombstones, ledger, staged.",
+		}, []string{"what"}),
+		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xregion_retention_truncated_unapplied_total",
+			Help: "Times retention removed changes a peer had not applied (Retention.MaxUnconfirmed reached): the peer needs a resync.",
+		}, []string{"peer"}),
 	}
 }
 
 // Collectors returns the collectors to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.syncWrite}
+	return []prometheus.Collector{m.syncWrite, m.removed, m.truncated}
 }
 
-// WithMetrics records the replicator's write latencies in m. Default: none.
+// WithMetrics records the replicator's write latencies, and what retention
+// removes, in m. Default: none.
 func WithMetrics(m *Metrics) Option { return option(func(c *config) { c.metrics = m }) }
+
+func (m *Metrics) observeRetention(r RetentionReport) {
+	if m == nil {
+		return
+	}
+	for what, n := range map[string]int{"changes": r.Changes, "peer_changes": r.PeerChanges, "tombstones": r.Tombstones,
+		"ledger": r.Ledger, "staged": r.Staged} {
+		m.removed.WithLabelValues(what).Add(float64(n))
+	}
+}
+
+func (m *Metrics) observeTruncated(peer xregion.Region) {
+	if m == nil {
+		return
+	}
+	m.truncated.WithLabelValues(string(peer)).Inc()
+}
 
 func (m *Metrics) observeSync(d time.Duration, err error) {
 	if m == nil {

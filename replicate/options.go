@@ -50,6 +50,8 @@ type config struct {
 
 	// snapshot only
 	every time.Duration
+
+	retention *Retention // WithRetention; nil: none
 }
 
 func newConfig(opts []Option) config {

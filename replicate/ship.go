@@ -26,6 +26,9 @@ func Ship(ctx context.Context, from, to xregion.Store) (int, error) {
 	shipped := 0
 	for {
 		changes, err := from.Changes(ctx, xregion.ChangeQuery{After: after, Origin: origin, Limit: DefaultBatchSize})
+		if errors.Is(err, xregion.ErrTruncated) {
+			err = needsResync(to.Region(), err)
+		}
 		if err != nil {
 			return shipped, fmt.Errorf("ship %s to %s: %w", origin, to.Region(), err)
 		}

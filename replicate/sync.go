@@ -94,7 +94,7 @@ type Sync struct {
 // NewSync starts a synchronous replicator from local to peers; Close stops
 // it. Options: WithTier (only Tier1's RPO 0 needs Strict), WithPolicy,
 // WithQuorum, WithDegradeAfter, WithMaxInFlight, WithBatchSize, WithMetrics, and the
-// shipping options of NewAsync.
+// shipping options of NewAsync, WithRetention among them.
 func NewSync(local xregion.Store, clock *xregion.Clock, peers []xregion.Store, opts ...Option) (*Sync, error) {
 	cfg := newConfig(opts)
 	if err := validate(local, clock, peers, cfg); err != nil {

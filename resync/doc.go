@@ -11,9 +11,13 @@
 //     past the other's watermark for it. For the region that was cut off
 //     these are the writes it took but never shipped; they are listed
 //     (Unshipped) and resolved into the other region like any peer write,
-//     not rewound away as pg_rewind would. WithDigestsOnly finds the keys
-//     by digests instead (below), for regions whose changelogs no longer
-//     cover what the other lacks.
+//     not rewound away as pg_rewind would. Where retention removed changes
+//     the other lacks (a region dark past replicate.Retention's limit,
+//     xregion.TruncatedError), the plan says so (Gap.Truncated), reads
+//     what is left, and finds the keys by digests as well; Apply moves the
+//     watermark past the cut, so that shipping resumes. WithDigestsOnly
+//     finds the keys by digests alone (below), for regions whose
+//     changelogs no longer cover what the other lacks at all.
 //   - For each key, the records of both regions are read and resolved with
 //     each region's resolver, as its store will: under last-write-wins
 //     only the winner moves, and the loser lands in its own region's

@@ -2,6 +2,7 @@ package resync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -44,6 +45,12 @@ type Gap struct {
 	// list them, and verification finds them if replication has not
 	// carried them by then.
 	Hidden int64 `json:"hidden,omitempty"`
+	// Truncated says that retention removed changes of the gap (the peer
+	// stayed dark past replicate.Retention.MaxUnconfirmed): Changes counts
+	// only those left, the keys that differ were found by digests as well,
+	// and Apply moves the watermark past what was removed, so that
+	// replication can resume.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // TablePlan is one table's part of a Plan.
@@ -136,12 +143,16 @@ func Diff(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Optio
 	p := &Plan{A: a.Region(), B: b.Region(), Started: cfg.wall.Now(), sides: ss, tables: tables, cfg: cfg}
 	pr := newProgress(cfg, "plan")
 	var unshipped map[string][]xregion.Change
+	truncated := false
 	if cfg.digestsOnly {
 		p.Source = "digests"
 	} else {
 		p.Source = "changelogs"
 		if unshipped, err = p.readGaps(ctx); err != nil {
 			return nil, fmt.Errorf("resync plan: %w", err)
+		}
+		if truncated = slices.ContainsFunc(p.Gaps, func(g Gap) bool { return g.Truncated }); truncated {
+			p.Source = "changelogs and digests" // the changelogs miss what retention removed
 		}
 	}
 	for _, t := range tables {
@@ -150,6 +161,12 @@ func Diff(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Optio
 			tp.keys, tp.Compared, err = diffDigests(ctx, ss, t.Name, cfg, pr)
 		} else {
 			tp.keys, tp.Compared = gapKeys(unshipped[t.Name])
+		}
+		if truncated && err == nil {
+			var keys []string
+			var compared int64
+			keys, compared, err = diffDigests(ctx, ss, t.Name, cfg, pr)
+			tp.keys, tp.Compared = union(tp.keys, keys), tp.Compared+compared
 		}
 		if err != nil {
 			return nil, fmt.Errorf("resync plan: table %s: %w", t.Name, err)
@@ -187,6 +204,12 @@ func (p *Plan) readGaps(ctx context.Context) (map[string][]xregion.Change, error
 		r := read{gap: Gap{From: from.region(), To: to.region(), After: after, Through: after}}
 		for {
 			cs, err := from.store.Changes(ctx, xregion.ChangeQuery{After: r.gap.Through, Origin: from.region(), Limit: p.cfg.batch})
+			var te *xregion.TruncatedError
+			if errors.As(err, &te) && r.gap.Through.Less(te.Through) {
+				// Retention removed changes to lacks: read what is left.
+				r.gap.Through, r.gap.Truncated = te.Through, true
+				continue
+			}
 			if err != nil {
 				return r, err
 			}
@@ -219,11 +242,16 @@ func (p *Plan) readGaps(ctx context.Context) (map[string][]xregion.Change, error
 		for _, c := range r.changes {
 			byTable[c.Table] = append(byTable[c.Table], c)
 		}
-		if r.gap.Changes > 0 || r.gap.Hidden > 0 {
+		if r.gap.Changes > 0 || r.gap.Hidden > 0 || r.gap.Truncated {
 			p.Gaps = append(p.Gaps, r.gap)
 		}
 	}
 	return byTable, nil
+}
+
+// union returns the keys of two sorted lists, each once, sorted.
+func union(a, b []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(slices.Concat(a, b))))
 }
 
 // gapKeys returns the keys the changes touch, each once, in order.

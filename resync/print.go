@@ -20,6 +20,9 @@ func (p *Plan) Print(w io.Writer) error {
 		if g.Hidden > 0 {
 			ew.printf(", and %d more that open transactions still hide", g.Hidden)
 		}
+		if g.Truncated {
+			ew.printf(", and more that retention removed (found by digests)")
+		}
 		ew.printf("\n")
 	}
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)

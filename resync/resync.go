@@ -67,8 +67,10 @@ type config struct {
 
 // WithDigestsOnly finds the keys that differ by comparing digests alone,
 // without reading the changelogs: for regions whose changelogs no longer
-// cover what the other lacks (a restored database, a changelog cut short),
-// or to check that nothing outside them differs. Watermarks are not moved.
+// cover what the other lacks (a restored database), or to check that
+// nothing outside them differs. Watermarks are not moved. A changelog that
+// retention cut short (xregion.TruncatedError) needs no option: the plan
+// finds it, adds digests, and moves the watermark past the cut.
 func WithDigestsOnly() Option { return option(func(c *config) { c.digestsOnly = true }) }
 
 // WithBatchSize sets how many keys are reconciled per round trip, 1 to
