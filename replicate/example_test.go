@@ -77,3 +77,35 @@ func ExampleAsync_Lag() {
 	}
 	// Output: us-west-2: pending 0, RPO 0s, state shipping
 }
+
+// Retention run by the caller, once: the changes both peers applied go;
+// those the dark peer lacks stay, up to the limit, and past it the peer is
+// named and needs a resync.
+func ExampleRetain() {
+	ctx := context.Background()
+	east, _ := region("us-east-1")
+	west, _ := region("us-west-2")
+	south, _ := region("sa-east-1")
+	for i := range 10 {
+		pay := xregion.Record{Key: fmt.Sprintf("pay-%d", 1000+i), Value: []byte(`{"eur":"12.50"}`),
+			Version: xregion.Version{Time: xregion.Timestamp{WallTime: time.Now().UnixNano()}, Region: "us-east-1"}}
+		east.Apply(ctx, xregion.Batch{Writes: []xregion.Write{{Table: "payments", Record: pay}}})
+		if i == 4 {
+			replicate.Ship(ctx, east, south) // then sa-east-1 goes dark
+		}
+	}
+	replicate.Ship(ctx, east, west)
+
+	peers := []xregion.Store{west, south}
+	rep, _ := replicate.Retain(ctx, east, peers, replicate.Retention{})
+	fmt.Printf("removed %d changes; sa-east-1 lacks the other %d\n", rep.Changes, 10-rep.Changes)
+
+	// Each change is 23 bytes of key and value: a limit of 50 keeps two.
+	rep, _ = replicate.Retain(ctx, east, peers, replicate.Retention{MaxUnconfirmed: 50},
+		replicate.WithAlerts(func(a replicate.Alert) { fmt.Println("alert:", a.Kind, a.Peer) }))
+	fmt.Printf("removed %d more past the limit; resync %v\n", rep.Changes, rep.Truncated)
+	// Output:
+	// removed 5 changes; sa-east-1 lacks the other 5
+	// alert: changes removed unapplied: resync needed sa-east-1
+	// removed 3 more past the limit; resync [sa-east-1]
+}
