@@ -127,6 +127,11 @@ type TruncatedError struct {
 	After   Position  // where the read starts
 	Through Position  // the last entry removed
 	Time    time.Time // when that entry was appended, by the store's clock
+	// OriginPos is the furthest place in Origin's changelog
+	// (Change.OriginPos) of the entries removed: a read that keeps only
+	// entries past a place there (ChangeQuery.OriginAfter) fails only if
+	// it is before this one.
+	OriginPos Position
 }
 
 func (e *TruncatedError) Error() string {

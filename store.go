@@ -49,10 +49,11 @@ type Store interface {
 	// returned; changes of an Apply that returned before another began are
 	// ordered before that one's.
 	//
-	// Where retention removed entries (Retainer.TruncateChanges) of
-	// q.Origin, or of any origin when q.Origin is zero, after q.After, it
-	// fails with a *TruncatedError rather than return what is left: the
-	// reader would skip them.
+	// Where retention removed entries (Retainer.TruncateChanges) that the
+	// query would have returned (of q.Origin, or of any origin when it is
+	// zero, after q.After, and with an OriginPos after q.OriginAfter when
+	// that is set), it fails with a *TruncatedError rather than return
+	// what is left: the reader would skip them.
 	Changes(ctx context.Context, q ChangeQuery) ([]Change, error)
 
 	// Watermark returns the position in peer's changelog through which

@@ -69,6 +69,10 @@ type SurvivorCatchUp struct {
 // ends; it then returns ctx's error with the report, whose Hidden says
 // how many remained unread.
 //
+// Where retention removed from the most complete survivor writes of dead
+// that another survivor lacks (Retention.PeerChangesFor passed), CatchUp
+// fails with an *xregion.TruncatedError: that survivor needs a resync.
+//
 // CatchUp is safe to run again, and alongside dead's own shippers should
 // it come back halfway: every forwarded batch moves the receiver's
 // watermark for dead exactly as dead's shipper would, and a batch that
@@ -138,6 +142,15 @@ func CatchUp(ctx context.Context, dead xregion.Region, survivors []xregion.Store
 			lacked += n
 		}
 		measured = true
+		// What the most complete no longer holds (retention removed it)
+		// cannot be forwarded, nor counted above: a survivor that lacks
+		// some of it needs a resync.
+		for _, i := range otherThan(len(survivors), most) {
+			_, err := survivors[most].Changes(ctx, xregion.ChangeQuery{Origin: dead, OriginAfter: held[i].wm, Limit: 1})
+			if errors.Is(err, xregion.ErrTruncated) {
+				return rep, fmt.Errorf("catch up on %s: %s lacks writes of it that %s no longer holds: %w", dead, survivors[i].Region(), rep.MostComplete, err)
+			}
+		}
 		if lacked == 0 {
 			cfg.logger.Info("replicate: survivors caught up", "dead", dead, "most_complete", rep.MostComplete, "rounds", round)
 			return rep, nil
@@ -218,7 +231,7 @@ func surveyAll(ctx context.Context, survivors []xregion.Store, dead xregion.Regi
 		}
 		var cursor xregion.Position
 		for {
-			changes, err := s.Changes(ctx, xregion.ChangeQuery{After: cursor, Origin: dead, Limit: DefaultBatchSize})
+			changes, err := changesHeld(ctx, s, xregion.ChangeQuery{After: cursor, Origin: dead, Limit: DefaultBatchSize})
 			if err != nil {
 				return nil, err
 			}

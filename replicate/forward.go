@@ -31,6 +31,11 @@ import (
 // What from's resolver did not keep (a write of origin that lost to a
 // concurrent one there) is not in from's changelog and is not forwarded:
 // to gets the winner, and the loser is in from's ledger, not to's.
+//
+// Nor is what retention removed from from's changelog (older than
+// Retention.PeerChangesFor): by place, Forward fails with an
+// *xregion.TruncatedError when to lacks some of it, and to needs a resync;
+// by version it cannot tell, and forwards what is left.
 func Forward(ctx context.Context, from, to xregion.Store, origin xregion.Region) (int, error) {
 	if err := checkForward(from, to, origin); err != nil {
 		return 0, err
@@ -111,7 +116,7 @@ func forwardVersioned(ctx context.Context, from, to xregion.Store, origin xregio
 		cursor xregion.Position
 	)
 	for {
-		changes, err := from.Changes(ctx, xregion.ChangeQuery{After: cursor, Origin: origin, Limit: DefaultBatchSize})
+		changes, err := changesHeld(ctx, from, xregion.ChangeQuery{After: cursor, Origin: origin, Limit: DefaultBatchSize})
 		if err != nil {
 			return sent, err
 		}
@@ -128,6 +133,21 @@ func forwardVersioned(ctx context.Context, from, to xregion.Store, origin xregio
 			}
 			sent, changes = sent+res.Applied, changes[n:]
 		}
+	}
+}
+
+// changesHeld is Store.Changes for a reader of what a store holds still:
+// where retention removed entries the query would have returned, it reads
+// on from the last of them instead of failing.
+func changesHeld(ctx context.Context, st xregion.Store, q xregion.ChangeQuery) ([]xregion.Change, error) {
+	for {
+		cs, err := st.Changes(ctx, q)
+		var te *xregion.TruncatedError
+		if errors.As(err, &te) && q.After.Less(te.Through) {
+			q.After = te.Through
+			continue
+		}
+		return cs, err
 	}
 }
 

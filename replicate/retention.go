@@ -213,12 +213,23 @@ func (rt *retainer) peerCtx(ctx context.Context) (context.Context, context.Cance
 }
 
 // run is one pass: the local changes, the peers' changes, the stage, the
-// tombstones (after the stage, whose writes keep theirs), the ledger.
+// tombstones (after the stage, whose writes keep theirs), the ledger. A
+// step that fails does not keep the others from running; the error joins
+// theirs.
 func (rt *retainer) run(ctx context.Context) (RetentionReport, error) {
-	var rep RetentionReport
+	var (
+		rep  RetentionReport
+		errs []error
+	)
+	step := func(what string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+		}
+	}
 	now, err := rt.truncateOwn(ctx, &rep)
-	if err != nil {
-		return rep, err
+	step("truncate "+string(rt.local.Region())+"'s changes", err)
+	if now.IsZero() {
+		return rep, errors.Join(errs...) // no store clock to place the other bounds on
 	}
 	if rt.r.PeerChangesFor != Forever {
 		for _, p := range rt.peers {
@@ -226,42 +237,36 @@ func (rt *retainer) run(ctx context.Context) (RetentionReport, error) {
 				return rt.ret.TruncateChanges(ctx, xregion.Truncation{Origin: p.Region(), Before: now.Add(-rt.r.PeerChangesFor), Limit: limit})
 			})
 			rep.PeerChanges += n
-			if err != nil {
-				return rep, err
-			}
+			step("truncate "+string(p.Region())+"'s changes", err)
 		}
 	}
 	var fences time.Time // withdrawals older than the horizon go; Forever keeps them
 	if rt.r.TombstoneHorizon != Forever {
 		fences = now.Add(-rt.r.TombstoneHorizon)
 	}
-	if rep.Staged, err = rt.repeat(ctx, func(limit int) (int, error) { return rt.ret.SweepStage(ctx, fences, limit) }); err != nil {
-		return rep, err
-	}
-	if rt.r.TombstoneHorizon != Forever {
-		if rep.Stable, err = rt.stable(ctx); err != nil {
-			return rep, err
-		}
+	rep.Staged, err = rt.repeat(ctx, func(limit int) (int, error) { return rt.ret.SweepStage(ctx, fences, limit) })
+	step("sweep the stage", err)
+	if rt.r.TombstoneHorizon != Forever && err == nil { // a staged write keeps its key's tombstone: sweep first
+		rep.Stable, err = rt.stable(ctx)
+		step("ask the regions what they applied", err)
 		if !rep.Stable.IsZero() {
 			upTo := rep.Stable
 			if now.Before(upTo) {
 				upTo = now
 			}
 			before := xregion.Timestamp{WallTime: upTo.Add(-rt.r.TombstoneHorizon).UnixNano()}
-			if rep.Tombstones, err = rt.repeat(ctx, func(limit int) (int, error) { return rt.ret.CollectTombstones(ctx, before, limit) }); err != nil {
-				return rep, err
-			}
+			rep.Tombstones, err = rt.repeat(ctx, func(limit int) (int, error) { return rt.ret.CollectTombstones(ctx, before, limit) })
+			step("collect tombstones", err)
 		}
 	}
 	var ledger time.Time
 	if rt.r.LedgerFor != Forever {
 		ledger = now.Add(-rt.r.LedgerFor)
 	}
-	if rep.Ledger, err = rt.repeat(ctx, func(limit int) (int, error) { return rt.ret.TrimLedger(ctx, ledger, limit) }); err != nil {
-		return rep, err
-	}
+	rep.Ledger, err = rt.repeat(ctx, func(limit int) (int, error) { return rt.ret.TrimLedger(ctx, ledger, limit) })
+	step("trim the ledger", err)
 	rt.cfg.metrics.observeRetention(rep)
-	return rep, nil
+	return rep, errors.Join(errs...)
 }
 
 // repeat calls remove with the batch size until it removes fewer, and
@@ -320,7 +325,7 @@ func (rt *retainer) truncateOwn(ctx context.Context, rep *RetentionReport) (time
 		}
 		b, err := rt.local.Backlog(ctx, from, origin)
 		if err != nil {
-			return time.Time{}, err
+			return now, err
 		}
 		now, m.keep = b.Now, from
 		if b.Bytes > rt.r.MaxUnconfirmed {

@@ -1,9 +1,11 @@
 package replicate_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -100,7 +102,18 @@ func TestRetention_Soak(t *testing.T) {
 			}
 		})
 	}
-	common := []replicate.Option{replicate.WithHeartbeat(200 * time.Millisecond), replicate.WithMaxBackoff(200 * time.Millisecond)}
+	logs := &lockedBuffer{}
+	common := []replicate.Option{replicate.WithHeartbeat(200 * time.Millisecond), replicate.WithMaxBackoff(200 * time.Millisecond),
+		replicate.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))}
+	retentionFailed := func() []string {
+		var out []string
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, "retention failed") {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
 	small := soakRetention
 	small.MaxUnconfirmed = soakSmallLimit
 
@@ -230,6 +243,7 @@ func TestRetention_Soak(t *testing.T) {
 			n.name, soakWarmUp, peak[i].changelog, peak[i].own, peak[i].ledger, peak[i].inbox, peak[i].tombstones)
 	}
 	require.Empty(t, removedUnconfirmed, "changes removed before every peer applied them")
+	require.Empty(t, retentionFailed())
 	alertMu.Lock()
 	require.Empty(t, alerts, "no peer was dark")
 	alertMu.Unlock()
@@ -290,6 +304,8 @@ func TestRetention_Soak(t *testing.T) {
 	t.Logf("  a keeps %d changes, %d bytes, for c", aKept.Changes, aKept.Bytes)
 	require.Greater(t, darkPeak[0].tombstones, darkFrom.tombstones, "tombstones wait for c")
 
+	require.Empty(t, retentionFailed(), "a dark peer makes retention wait for it, not fail")
+
 	// c returns. a ships it everything; b cannot, and says why.
 	returned := time.Now()
 	c.pg.Proxy.Heal()
@@ -329,4 +345,22 @@ func TestRetention_Soak(t *testing.T) {
 	require.Eventually(t, func() bool { return sizes(a).tombstones < darkPeak[0].tombstones/4 }, 20*time.Second, 50*time.Millisecond,
 		"tombstones are collected once c has caught up")
 	t.Logf("after: a %+v, b %+v, c %+v", sizes(a), sizes(b), sizes(c))
+}
+
+// lockedBuffer is a bytes.Buffer that goroutines may write at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -417,3 +417,41 @@ func TestRetain_Invalid(t *testing.T) {
 
 // plainStore hides every optional capability of a Store.
 type plainStore struct{ xregion.Store }
+
+// A dead region's writes that retention removed from a survivor's
+// changelog cannot be forwarded: CatchUp says so when another survivor
+// lacks them, and goes through when none does.
+func TestCatchUp_AfterRetention(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		shipToC int // of a's ten writes
+		fails   bool
+	}{{"AnotherLacksThem", 4, true}, {"NoneLacksThem", 10, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			wall := xregion.NewManualClock(t0)
+			rs := retRegions(t, wall, "a", "b", "c")
+			a, b, c := rs[0].store, rs[1].store, rs[2].store
+			for i := range tc.shipToC {
+				put(t, a, fmt.Sprint("k", i), t0)
+			}
+			ship(t, a, c)
+			for i := tc.shipToC; i < 10; i++ {
+				put(t, a, fmt.Sprint("k", i), t0)
+			}
+			ship(t, a, b)
+			// a dies; a while later b's retention removes a's writes.
+			wall.Advance(2 * time.Minute)
+			rep, err := replicate.Retain(ctx, b, []xregion.Store{a, c}, replicate.Retention{PeerChangesFor: time.Minute})
+			require.NoError(t, err)
+			require.Equal(t, 10, rep.PeerChanges)
+
+			_, err = replicate.CatchUp(ctx, "a", []xregion.Store{b, c})
+			if tc.fails {
+				require.ErrorIs(t, err, xregion.ErrTruncated, "c lacks writes of a that b no longer holds")
+				return
+			}
+			require.NoError(t, err)
+		})
+	}
+}

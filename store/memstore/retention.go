@@ -20,10 +20,12 @@ type retained struct {
 	readers    map[string]int64        // per ledger reader, the entry it acknowledged through
 }
 
-// mark is the last changelog entry of an origin that retention removed.
+// mark is the last changelog entry of an origin that retention removed,
+// and the furthest place in the origin's changelog of those removed.
 type mark struct {
-	pos xregion.Position
-	at  time.Time
+	pos       xregion.Position
+	at        time.Time
+	originPos xregion.Position
 }
 
 // TruncateChanges implements xregion.Retainer.
@@ -38,17 +40,18 @@ func (s *Store) TruncateChanges(ctx context.Context, t xregion.Truncation) (int,
 	defer s.mu.Unlock()
 	n := 0
 	var last xregion.Change
-	for _, c := range s.mu.changes {
-		if n == t.Limit {
-			break
+	var furthest xregion.Position
+	if l := s.mu.origins[t.Origin]; l != nil {
+		for _, i := range l.at {
+			c := s.mu.changes[i]
+			if n == t.Limit || !t.Through.IsZero() && t.Through.Less(c.Pos) || !t.Before.IsZero() && !c.Time.Before(t.Before) {
+				break
+			}
+			last, n = c, n+1
+			if furthest.Less(c.OriginPos) {
+				furthest = c.OriginPos
+			}
 		}
-		if c.Origin() != t.Origin {
-			continue
-		}
-		if !t.Through.IsZero() && t.Through.Less(c.Pos) || !t.Before.IsZero() && !c.Time.Before(t.Before) {
-			break
-		}
-		last, n = c, n+1
 	}
 	if n == 0 {
 		return 0, nil
@@ -58,13 +61,19 @@ func (s *Store) TruncateChanges(ctx context.Context, t xregion.Truncation) (int,
 	s.mu.changes = slices.DeleteFunc(s.mu.changes, func(c xregion.Change) bool {
 		return c.Origin() == t.Origin && !last.Pos.Less(c.Pos)
 	})
+	s.reindexLocked()
 	r := &s.mu.retained
 	if r.marks == nil {
 		r.marks = make(map[xregion.Region]mark)
 	}
-	if m := r.marks[t.Origin]; m.pos.Less(last.Pos) {
-		r.marks[t.Origin] = mark{pos: last.Pos, at: last.Time}
+	m := r.marks[t.Origin]
+	if m.pos.Less(last.Pos) {
+		m.pos, m.at = last.Pos, last.Time
 	}
+	if m.originPos.Less(furthest) {
+		m.originPos = furthest
+	}
+	r.marks[t.Origin] = m
 	return n, nil
 }
 
@@ -82,14 +91,31 @@ func (s *Store) Truncated(ctx context.Context, origin xregion.Region) (xregion.P
 	return m.pos, m.at, nil
 }
 
+// reindexLocked builds the origins' indexes of the changelog again, after
+// entries were removed from it and those after them moved.
+func (s *Store) reindexLocked() {
+	clear(s.mu.origins)
+	for i, c := range s.mu.changes {
+		l := s.mu.origins[c.Origin()]
+		if l == nil {
+			l = &originLog{}
+			s.mu.origins[c.Origin()] = l
+		}
+		l.add(i, c)
+	}
+}
+
 // truncatedLocked returns a *xregion.TruncatedError if retention removed
 // entries that q would have returned: of the origin with the latest mark
-// among those q reads, if that mark is after q.After.
+// among those q reads, if that mark is after q.After and, when q keeps
+// only entries past a place in the origin's changelog, the furthest place
+// removed is past it.
 func (s *Store) truncatedLocked(q xregion.ChangeQuery) error {
 	var worst *xregion.TruncatedError
 	for origin, m := range s.mu.retained.marks {
-		if (q.Origin == "" || q.Origin == origin) && q.After.Less(m.pos) && (worst == nil || worst.Through.Less(m.pos)) {
-			worst = &xregion.TruncatedError{Region: s.region, Origin: origin, After: q.After, Through: m.pos, Time: m.at}
+		if (q.Origin == "" || q.Origin == origin) && q.After.Less(m.pos) && (q.OriginAfter.IsZero() || q.OriginAfter.Less(m.originPos)) &&
+			(worst == nil || worst.Through.Less(m.pos)) {
+			worst = &xregion.TruncatedError{Region: s.region, Origin: origin, After: q.After, Through: m.pos, Time: m.at, OriginPos: m.originPos}
 		}
 	}
 	if worst == nil {

@@ -30,11 +30,16 @@ const (
 // transaction.
 func (s *Store) setupRetention(ctx context.Context, tx pgx.Tx) error {
 	for _, stmt := range []string{
+		// tx, idx and at are the last entry removed; origin_tx and
+		// origin_idx the furthest place in the origin's changelog of those
+		// removed (xregion.Change.OriginPos).
 		`CREATE TABLE IF NOT EXISTS ` + s.ident(truncatedTable) + ` (
 			origin text PRIMARY KEY,
 			tx bigint NOT NULL,
 			idx integer NOT NULL,
-			at timestamptz NOT NULL)`,
+			at timestamptz NOT NULL,
+			origin_tx bigint NOT NULL,
+			origin_idx integer NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS ` + s.ident(readersTable) + ` (
 			reader text PRIMARY KEY,
 			through bigint NOT NULL)`,
@@ -75,13 +80,22 @@ func (s *Store) indexTombstones(ctx context.Context, tx pgx.Tx, table string) er
 	return nil
 }
 
-// TruncateChanges implements xregion.Retainer in one statement: it takes
-// the origin's first t.Limit entries within t.Through from the origin index,
-// deletes those before the first that is not older than t.Before, and moves
-// the origin's mark, which Changes reads, in the same transaction.
+// TruncateChanges implements xregion.Retainer in one round trip and one
+// statement: it takes the origin's first t.Limit entries within t.Through
+// from the origin index, deletes those before the first that is not older
+// than t.Before, moves the origin's mark, which Changes reads, and deletes
+// the spans of Backlog (see backlog.go) that counted what it deleted. It
+// holds the lock that cutting spans takes, so that no span is cut over
+// rows it deletes.
 func (s *Store) TruncateChanges(ctx context.Context, t xregion.Truncation) (int, error) {
 	if err := t.Validate(); err != nil {
 		return 0, fmt.Errorf("truncate changes: %w", err)
+	}
+	// A local change's OriginPos is its own place; the columns hold it for
+	// changes applied from a peer's changelog.
+	placed := "origin_tx AS otx, origin_idx AS oidx"
+	if t.Origin == s.region {
+		placed = "tx AS otx, idx AS oidx"
 	}
 	args := []any{string(t.Origin), t.Limit}
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
@@ -95,7 +109,10 @@ func (s *Store) TruncateChanges(ctx context.Context, t xregion.Truncation) (int,
 		stop = `at >= ` + arg(t.Before)
 	}
 	var n int
-	err := s.pool.QueryRow(ctx, `WITH head AS (
+	q := &pgx.Batch{}
+	q.Queue("BEGIN")
+	q.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('xregion spans ' || $1 || ' ' || $2, 0))`, s.schema, string(t.Origin))
+	q.Queue(`WITH head AS (
 			SELECT ctid AS rid, tx, idx, at FROM `+s.ident(changelogTable)+`
 			WHERE origin = $1`+within+` ORDER BY origin, tx, idx LIMIT $2
 		), stop AS (
@@ -103,16 +120,25 @@ func (s *Store) TruncateChanges(ctx context.Context, t xregion.Truncation) (int,
 		), gone AS (
 			DELETE FROM `+s.ident(changelogTable)+` WHERE ctid = ANY(ARRAY(
 				SELECT rid FROM head WHERE NOT EXISTS (SELECT FROM stop WHERE (head.tx, head.idx) >= (stop.tx, stop.idx))))
-			RETURNING tx, idx, at
+			RETURNING tx, idx, at, `+placed+`
 		), last AS (
-			SELECT tx, idx, at FROM gone ORDER BY tx DESC, idx DESC LIMIT 1
+			SELECT g.tx, g.idx, g.at, f.otx, f.oidx FROM (SELECT tx, idx, at FROM gone ORDER BY tx DESC, idx DESC LIMIT 1) AS g,
+				(SELECT otx, oidx FROM gone ORDER BY otx DESC, oidx DESC LIMIT 1) AS f
 		), marked AS (
-			INSERT INTO `+s.ident(truncatedTable)+` AS m (origin, tx, idx, at) SELECT $1, tx, idx, at FROM last
-			ON CONFLICT (origin) DO UPDATE SET tx = excluded.tx, idx = excluded.idx, at = excluded.at
-			WHERE (m.tx, m.idx) < (excluded.tx, excluded.idx)
+			INSERT INTO `+s.ident(truncatedTable)+` AS m (origin, tx, idx, at, origin_tx, origin_idx)
+			SELECT $1, tx, idx, at, otx, oidx FROM last
+			ON CONFLICT (origin) DO UPDATE SET
+				tx = CASE WHEN (m.tx, m.idx) < (excluded.tx, excluded.idx) THEN excluded.tx ELSE m.tx END,
+				idx = CASE WHEN (m.tx, m.idx) < (excluded.tx, excluded.idx) THEN excluded.idx ELSE m.idx END,
+				at = CASE WHEN (m.tx, m.idx) < (excluded.tx, excluded.idx) THEN excluded.at ELSE m.at END,
+				origin_tx = CASE WHEN (m.origin_tx, m.origin_idx) < (excluded.origin_tx, excluded.origin_idx) THEN excluded.origin_tx ELSE m.origin_tx END,
+				origin_idx = CASE WHEN (m.origin_tx, m.origin_idx) < (excluded.origin_tx, excluded.origin_idx) THEN excluded.origin_idx ELSE m.origin_idx END
+		), spans AS (
+			DELETE FROM `+s.ident(spanTable)+` WHERE origin = $1 AND lo <= (SELECT max(tx) FROM gone)
 		)
-		SELECT count(*) FROM gone`, args...).Scan(&n)
-	if err != nil {
+		SELECT count(*) FROM gone`, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+	q.Queue("COMMIT")
+	if err := s.pool.SendBatch(ctx, q).Close(); err != nil {
 		return 0, fmt.Errorf("truncate changes of %s: %w", t.Origin, err)
 	}
 	return n, nil
@@ -141,14 +167,16 @@ func (s *Store) Truncated(ctx context.Context, origin xregion.Region) (xregion.P
 // no older than the query's: a truncation the query missed rows of shows.
 func (s *Store) checkTruncated(q xregion.ChangeQuery, found *error) func(*pgx.Batch) {
 	return func(b *pgx.Batch) {
-		after := fromPosition(q.After)
-		b.Queue(`SELECT origin, tx, idx, at FROM `+s.ident(truncatedTable)+`
-			WHERE (tx, idx) > ($1, $2) AND ($3 = '' OR origin = $3) ORDER BY tx DESC, idx DESC LIMIT 1`,
-			after.tx, after.idx, string(q.Origin)).Query(func(rows pgx.Rows) error {
+		after, placed := fromPosition(q.After), fromPosition(q.OriginAfter)
+		b.Queue(`SELECT origin, tx, idx, at, origin_tx, origin_idx FROM `+s.ident(truncatedTable)+`
+			WHERE (tx, idx) > ($1, $2) AND ($3 = '' OR origin = $3)
+			  AND ($4::bigint = 0 AND $5::integer = 0 OR (origin_tx, origin_idx) > ($4::bigint, $5::integer))
+			ORDER BY tx DESC, idx DESC LIMIT 1`,
+			after.tx, after.idx, string(q.Origin), placed.tx, placed.idx).Query(func(rows pgx.Rows) error {
 			e := &xregion.TruncatedError{Region: s.region, After: q.After}
-			var p position
-			_, err := pgx.ForEachRow(rows, []any{(*string)(&e.Origin), &p.tx, &p.idx, &e.Time}, func() error {
-				e.Through = p.position()
+			var p, o position
+			_, err := pgx.ForEachRow(rows, []any{(*string)(&e.Origin), &p.tx, &p.idx, &e.Time, &o.tx, &o.idx}, func() error {
+				e.Through, e.OriginPos = p.position(), o.position()
 				*found = e
 				return nil
 			})

@@ -19,14 +19,16 @@ func (s suite) testRetention(t *testing.T) {
 		st := s.store(t, regionA, tables...)
 		return st, st.(xregion.Retainer)
 	}
-	// fromB applies n changes of region b, one batch each, a moment apart
-	// so that their times differ, and returns them as the changelog holds
-	// them. Entries of b are what the subtests truncate: drain's markers
-	// are region a's.
+	// fromB applies n changes of region b from its changelog, at places
+	// 1/0 to n/0 there, one batch each, a moment apart so that their times
+	// differ, and returns them as the changelog holds them. Entries of b
+	// are what the subtests truncate: drain's markers are region a's.
 	fromB := func(t *testing.T, st xregion.Store, n int) []xregion.Change {
 		t.Helper()
 		for i := range n {
-			apply(t, st, xregion.Batch{From: regionB, Writes: []xregion.Write{wr("t", rec(fmt.Sprint("k", i), "v", ver(int64(10+i), regionB)))}})
+			w := wr("t", rec(fmt.Sprint("k", i), "v", ver(int64(10+i), regionB)))
+			w.Pos = pos(uint64(i+1), 0)
+			apply(t, st, xregion.Batch{From: regionB, After: pos(uint64(i), 0), Through: w.Pos, Writes: []xregion.Write{w}})
 			time.Sleep(2 * time.Millisecond)
 		}
 		cs, _ := drain(t, st, xregion.Position{})
@@ -46,11 +48,21 @@ func (s suite) testRetention(t *testing.T) {
 	t.Run("TruncateThrough", func(t *testing.T) {
 		st, r := retainer(t, "t")
 		cs := fromB(t, st, 5)
+		_, err := st.Backlog(t.Context(), xregion.Position{}, regionB) // a store may keep what it counted
+		require.NoError(t, err)
 		require.Equal(t, 3, truncate(t, r, xregion.Truncation{Origin: regionB, Through: cs[2].Pos, Limit: 100}))
 
 		got, err := changesB(t, st, cs[2].Pos)
 		require.NoError(t, err, "reading after the last entry removed is reading what is left")
 		require.Equal(t, []string{"t/k3", "t/k4"}, keys(got))
+
+		// A read of what lies past a place in b's changelog fails only if
+		// retention removed something past that place.
+		got, err = st.Changes(t.Context(), xregion.ChangeQuery{Origin: regionB, OriginAfter: pos(3, 0), Limit: 100})
+		require.NoError(t, err, "nothing past b's 3/0 was removed")
+		require.Equal(t, []string{"t/k3", "t/k4"}, keys(got))
+		_, err = st.Changes(t.Context(), xregion.ChangeQuery{Origin: regionB, OriginAfter: pos(2, 0), Limit: 100})
+		require.ErrorIs(t, err, xregion.ErrTruncated, "b's 3/0 was removed")
 
 		for _, q := range []xregion.ChangeQuery{
 			{Origin: regionB, Limit: 100},
@@ -61,7 +73,8 @@ func (s suite) testRetention(t *testing.T) {
 			var te *xregion.TruncatedError
 			require.ErrorAs(t, err, &te, "a read from %s would skip removed entries", q.After)
 			require.ErrorIs(t, err, xregion.ErrTruncated)
-			require.Equal(t, xregion.TruncatedError{Region: regionA, Origin: regionB, After: q.After, Through: cs[2].Pos, Time: te.Time}, *te)
+			require.Equal(t, xregion.TruncatedError{Region: regionA, Origin: regionB, After: q.After, Through: cs[2].Pos, Time: te.Time,
+				OriginPos: pos(3, 0)}, *te)
 			require.WithinDuration(t, cs[2].Time, te.Time, time.Millisecond, "the time of the last entry removed")
 		}
 		_, err = st.Changes(t.Context(), xregion.ChangeQuery{Origin: regionA, Limit: 100})
