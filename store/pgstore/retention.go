@@ -99,10 +99,14 @@ func (s *Store) TruncateChanges(ctx context.Context, t xregion.Truncation) (int,
 	}
 	args := []any{string(t.Origin), t.Limit}
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	within := ``
+	// Bounded as ranges of (origin, tx, idx), with no "origin = $1" that
+	// lets a plan (a generic one above all) read the primary key instead,
+	// past every change of the other origins since the first: the origin
+	// index alone serves this order.
+	within := `(origin, tx) <= ($1, 9223372036854775807)`
 	if !t.Through.IsZero() {
 		p := fromPosition(t.Through)
-		within = ` AND (origin, tx, idx) <= ($1, ` + arg(p.tx) + `, ` + arg(p.idx) + `)`
+		within = `(origin, tx, idx) <= ($1, ` + arg(p.tx) + `, ` + arg(p.idx) + `)`
 	}
 	stop := `false`
 	if !t.Before.IsZero() {
@@ -114,7 +118,7 @@ func (s *Store) TruncateChanges(ctx context.Context, t xregion.Truncation) (int,
 	q.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('xregion spans ' || $1 || ' ' || $2, 0))`, s.schema, string(t.Origin))
 	q.Queue(`WITH head AS (
 			SELECT ctid AS rid, tx, idx, at FROM `+s.ident(changelogTable)+`
-			WHERE origin = $1`+within+` ORDER BY origin, tx, idx LIMIT $2
+			WHERE (origin, tx) >= ($1, 0) AND `+within+` ORDER BY origin, tx, idx LIMIT $2
 		), stop AS (
 			SELECT tx, idx FROM head WHERE `+stop+` ORDER BY tx, idx LIMIT 1
 		), gone AS (
