@@ -204,7 +204,9 @@
 // replicate says the same of every table).
 //
 // HAZARD: tombstone retention. Once the store's retention has collected a
-// tombstone, a concurrent write older than it that arrives later (from a
-// region dark for longer than the tombstone horizon) brings the entry
-// back. Choose the horizon longer than a region may stay dark.
+// tombstone, a write older than it that arrives later brings the entry
+// back. Retention (replicate.WithRetention) waits until every region has
+// applied everything written up to its horizon after the tombstone, so a
+// dark region holds collection back; what is left to the horizon is a
+// write that commits long after it was stamped (see replicate's HAZARD).
 package kv

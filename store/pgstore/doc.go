@@ -102,7 +102,8 @@
 // HAZARD: a span counts the changes that were there when it was cut.
 // Whatever deletes changelog rows must delete the spans that reach into
 // them, or Backlog from a position before them counts them still: more
-// than the truth, never less.
+// than the truth, never less. TruncateChanges (see Retention) does, under
+// the lock that cutting spans takes.
 //
 // # Bulk writes
 //
@@ -174,10 +175,10 @@
 // at most its limit of rows, found through an index, so that no call holds
 // locks for long:
 //
-//   - TruncateChanges takes the origin's first entries from the changelog's
+//   - TruncateChanges takes the origin's first entries from the origin
 //     index and deletes them by ctid, stopping at the first entry that is
-//     not old enough, and moves the origin's mark in _truncated in the same
-//     statement. Changes reads the marks after its query, in its
+//     not old enough, and in the same statement moves the origin's mark in
+//     _truncated and deletes the Backlog spans that counted them. Changes reads the marks after its query, in its
 //     transaction and round trip, and fails with *xregion.TruncatedError
 //     where a mark lies after the position it reads from.
 //   - CollectTombstones deletes through a partial index of each declared
