@@ -177,7 +177,10 @@
 // store is an xregion.Leaser, one process of the region runs retention at a
 // time. Calls to peers wait a heartbeat (WithHeartbeat) at most. The Lag of
 // a peer that lacks removed changes counts its RPO from the last change
-// removed: it lacks at least that one, which Backlog no longer counts.
+// removed: it lacks at least that one, which Backlog no longer counts. That
+// figure is a lower bound, the one exception to "never smaller than the
+// truth": the peer may lack older ones too; its state is failing, with an
+// error that says it needs a resync, which is what to act on.
 //
 // HAZARD: resurrection. A tombstone is what makes an older write of its
 // key lose; collected too early, an older write that arrives afterwards
