@@ -122,6 +122,15 @@
 // messages can quote pieces of a malformed DSN, so code of your own that
 // prints one should parse it with ParseDSN and name it with Redact.
 //
+// # A restore onto another server
+//
+// NewServer starts a PostgreSQL cluster for one test, made by initdb with
+// the programs beside the server at DSN(): a server a region is restored
+// onto after its own is lost, whose transaction ids start again and whose
+// system identifier is new. DumpRestore copies a database into another, on
+// any server, with pg_dump and psql, as an operator restores a region from
+// a logical dump. Both skip the test where the programs are not at hand.
+//
 // # Cleanup
 //
 // A test's cluster is released through t.Cleanup, a program's by Close:
