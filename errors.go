@@ -50,6 +50,15 @@ var (
 	ErrTooLarge = errors.New("xregion: batch too large for the server")
 )
 
+// ErrPositionsReset is wrapped by *PositionsError: a store's changelog
+// positions went back, as they do when its database is restored onto
+// another server. Changes it recorded now would sort before positions its
+// peers have already applied, and a shipper resuming from a peer's
+// watermark would skip them without a word, reporting an RPO of zero.
+// Stores refuse to read or write such a changelog instead; the way
+// forward is PositionAdvancer, then a resync of the regions.
+var ErrPositionsReset = errors.New("xregion: changelog positions went back")
+
 // InvalidError describes bad input: what was wrong and what would be right.
 // It wraps ErrInvalid.
 type InvalidError struct {
@@ -120,3 +129,35 @@ func (e *WatermarkError) Error() string {
 
 // Unwrap returns ErrWatermark.
 func (e *WatermarkError) Unwrap() error { return ErrWatermark }
+
+// PositionsError reports a changelog whose positions went back: a position
+// it cannot have issued yet, because it lies at or beyond the next one it
+// would issue. It wraps ErrPositionsReset.
+type PositionsError struct {
+	Region Region   // whose changelog
+	Beyond Position // the position that cannot have been issued yet
+	Next   Position // the first position the changelog would issue now
+	// Held is true when the changelog itself holds Beyond (its rows came
+	// from a server that had counted further), false when a caller gave
+	// it: the After of a read, which a shipper takes from a peer's
+	// watermark.
+	Held bool
+	// Reason is what the store can tell of the cause, and the way forward.
+	Reason string
+}
+
+func (e *PositionsError) Error() string {
+	what := "a peer's watermark (the position read after) is"
+	if e.Held {
+		what = "its changelog holds"
+	}
+	msg := fmt.Sprintf("xregion: changelog positions of region %s went back: %s %s, at or beyond %s, the next position the changelog would issue, so changes recorded now would sort before it and never ship",
+		e.Region, what, e.Beyond, e.Next)
+	if e.Reason != "" {
+		msg += ". " + e.Reason
+	}
+	return msg
+}
+
+// Unwrap returns ErrPositionsReset.
+func (e *PositionsError) Unwrap() error { return ErrPositionsReset }

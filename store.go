@@ -38,7 +38,9 @@ type Store interface {
 	// After is not the watermark fails with a *WatermarkError. Errors:
 	// ErrInvalid (checked before anything is written), ErrUnknownTable, a
 	// Resolver's error, ErrWatermark, ErrTooLarge (nothing applied; smaller
-	// batches may pass), ErrOutcomeUnknown.
+	// batches may pass), ErrOutcomeUnknown, a *PositionsError when the
+	// changelog holds positions beyond those it would issue now (see
+	// ErrPositionsReset).
 	Apply(ctx context.Context, b Batch) (Result, error)
 
 	// Changes returns changelog entries after q.After in changelog order,
@@ -54,6 +56,12 @@ type Store interface {
 	// zero, after q.After, and with an OriginPos after q.OriginAfter when
 	// that is set), it fails with a *TruncatedError rather than return
 	// what is left: the reader would skip them.
+	//
+	// A q.After that the changelog cannot have issued yet (at or beyond the
+	// next position it would issue) is refused with a *PositionsError, as is
+	// any read of a changelog that holds such positions: positions went back
+	// (ErrPositionsReset), and what a reader resuming there found would skip
+	// changes.
 	Changes(ctx context.Context, q ChangeQuery) ([]Change, error)
 
 	// Watermark returns the position in peer's changelog through which
@@ -64,7 +72,10 @@ type Store interface {
 	// position after: what a peer whose watermark stands there has not
 	// applied. Unlike Changes it counts every committed change, also those
 	// a transaction still open keeps Changes from returning, so a lag
-	// computed from it is never smaller than the truth.
+	// computed from it is never smaller than the truth. An after that the
+	// changelog cannot have issued yet is refused with a *PositionsError,
+	// as Changes refuses it: counted from there, the backlog would read
+	// zero while changes wait.
 	Backlog(ctx context.Context, after Position, origin Region) (Backlog, error)
 
 	// LostUpdates returns lost-update ledger entries with ID above after,
@@ -239,4 +250,18 @@ type Lease interface {
 	Lost() <-chan struct{}
 	// Release gives the lease up. It is safe to call more than once.
 	Release()
+}
+
+// PositionAdvancer is an optional capability of a Store, found by type
+// assertion: the way out of ErrPositionsReset. replicate.AdvancePositions
+// calls it with the highest watermark the region's peers hold for it.
+type PositionAdvancer interface {
+	// AdvancePositions makes every position the changelog issues from now
+	// on sort after past and after every position it holds or has issued,
+	// and returns the first such position. It never moves positions back:
+	// where they are past all that already, it changes nothing. Changes
+	// recorded before the call keep their positions, so those that sort
+	// before a peer's watermark never ship: only a resync of the regions
+	// brings them over.
+	AdvancePositions(ctx context.Context, past Position) (Position, error)
 }

@@ -57,7 +57,11 @@
 // # Hazards
 //
 //   - Nothing survives the process. A memstore is not durable storage: use
-//     it where losing every record on exit is acceptable.
+//     it where losing every record on exit is acceptable. Its positions
+//     start again too, so peers that kept their watermarks for the region
+//     hold positions it has not issued: Changes and Backlog refuse those
+//     with a *xregion.PositionsError rather than ship nothing and report a
+//     backlog of zero; AdvancePositions moves past them.
 //   - Resolvers run while the store's mutex is held, which is how Apply stays
 //     atomic. A Resolver must be pure as xregion.Resolver requires; one that
 //     calls back into the same Store deadlocks.

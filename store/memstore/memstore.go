@@ -403,6 +403,9 @@ func (s *Store) Backlog(ctx context.Context, after xregion.Position, origin xreg
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.checkAfterLocked(after); err != nil {
+		return xregion.Backlog{}, fmt.Errorf("read backlog: %w", err)
+	}
 	b := xregion.Backlog{Now: s.wall.Now()}
 	if l := s.mu.origins[origin]; l != nil {
 		l.backlog(s.mu.changes, l.after(s.mu.changes, after), &b)
@@ -421,6 +424,9 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.checkAfterLocked(q.After); err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
 	if err := s.truncatedLocked(q); err != nil {
 		return nil, fmt.Errorf("read changes: %w", err)
 	}
