@@ -235,19 +235,29 @@ func (s *shipper) leaseName() string {
 func (s *shipper) run(ctx context.Context) {
 	bo := wait.Backoff{Min: s.cfg.pollInterval, Max: s.cfg.maxBackoff, Clock: s.cfg.clock}
 	failures := 0
+	reset := false // AlertPositionsReset was raised
 	for ctx.Err() == nil {
 		progressed, err := s.lead(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if progressed {
-			failures = 0
+			failures, reset = 0, false
 			bo.Reset()
 		}
 		if err != nil {
 			failures++
 			s.fail(err)
-			s.cfg.logger.Warn("replicate: shipping failed", "peer", s.peer.Region(), "attempt", failures, "err", err)
+			if errors.Is(err, xregion.ErrPositionsReset) {
+				// It will not pass by itself: an operator must act.
+				s.cfg.logger.Error("replicate: shipping stopped: changelog positions went back", "peer", s.peer.Region(), "err", err)
+				if !reset {
+					reset = true
+					s.cfg.onAlert(Alert{Kind: AlertPositionsReset, Peer: s.peer.Region(), Err: err, At: s.cfg.clock.Now()})
+				}
+			} else {
+				s.cfg.logger.Warn("replicate: shipping failed", "peer", s.peer.Region(), "attempt", failures, "err", err)
+			}
 			bo.Wait(ctx)
 		}
 	}

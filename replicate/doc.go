@@ -226,4 +226,13 @@
 // HAZARD: a region that takes over from a failed synchronous peer must run
 // ApplyStaged first, or writes that were acknowledged stay in its inbox,
 // invisible.
+//
+// HAZARD: a region whose changelog positions went back (its database
+// restored from a logical dump onto another server, say; see store/pgstore)
+// would ship nothing and report an RPO of 0 while its writes sorted behind
+// the peers' watermarks. Its store refuses instead
+// (xregion.ErrPositionsReset): the shipper stops, the link reports failing
+// with that error and an RPO counted from the start of the changelog, and
+// AlertPositionsReset is raised once. The way forward is an operator's:
+// AdvancePositions with every peer's store, then a resync of the regions.
 package replicate

@@ -30,6 +30,11 @@ const (
 	// fails until a resync (package resync) brings it back. Err is the
 	// *xregion.TruncatedError.
 	AlertTruncated
+	// AlertPositionsReset: the local changelog's positions went back (its
+	// database was restored onto another server, say), so shipping to the
+	// peer stopped: Err is the *xregion.PositionsError, which says what to
+	// do. Raised once, until shipping succeeds again.
+	AlertPositionsReset
 )
 
 func (k AlertKind) String() string {
@@ -44,6 +49,8 @@ func (k AlertKind) String() string {
 		return "synchronous again"
 	case AlertTruncated:
 		return "changes removed unapplied: resync needed"
+	case AlertPositionsReset:
+		return "changelog positions went back"
 	}
 	return fmt.Sprintf("AlertKind(%d)", int(k))
 }
@@ -54,7 +61,7 @@ type Alert struct {
 	Peer   xregion.Region
 	RPO    time.Duration // the peer's RPO when the alert was raised
 	Target time.Duration // the tier's RPO target, if a tier is set
-	Err    error         // why a peer was degraded, or what it lacks
+	Err    error         // why a peer was degraded, what it lacks, or why shipping stopped
 	At     time.Time
 }
 

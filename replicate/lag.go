@@ -36,6 +36,13 @@ func (s *shipper) lag(ctx context.Context) (xregion.PeerLag, error) {
 		l.Applied = xregion.Position{} // never heard from: assume it has nothing
 	}
 	b, err := s.local.Backlog(ctx, l.Applied, s.local.Region())
+	if errors.Is(err, xregion.ErrPositionsReset) {
+		// The peer's watermark is past what the changelog issues now, so
+		// which changes the peer lacks is unknown: count them all, which
+		// may overstate and never understates, and say why.
+		l.Err, l.State = err, xregion.LinkFailing
+		b, err = s.local.Backlog(ctx, xregion.Position{}, s.local.Region())
+	}
 	if err != nil {
 		return xregion.PeerLag{}, fmt.Errorf("lag of %s: %w", l.Peer, err)
 	}
