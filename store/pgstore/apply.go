@@ -30,6 +30,9 @@ func (s *Store) Apply(ctx context.Context, b xregion.Batch) (xregion.Result, err
 	if err := b.Validate(); err != nil {
 		return xregion.Result{}, err
 	}
+	if err := s.refuseReset(ctx); err != nil {
+		return xregion.Result{}, fmt.Errorf("apply batch: %w", err)
+	}
 	resolvers := map[string]xregion.Resolver{}
 	for _, w := range b.Writes {
 		if _, ok := resolvers[w.Table]; ok {

@@ -71,7 +71,7 @@ func (s *Store) Backlog(ctx context.Context, after xregion.Position, origin xreg
 	// comes from the same rows, not from a search backwards for the
 	// origin's last change, which a plan may make through the primary key,
 	// past every change of other origins since.
-	err := s.forEachRow(ctx, `WITH sp AS (
+	err := s.forEachRowAfter(ctx, after, false, nil, `WITH sp AS (
 			SELECT lo, hi, changes, bytes, oldest, head_tx, head_idx FROM `+s.ident(spanTable)+` WHERE origin = $3 AND lo > $1
 		), gap AS (
 			SELECT coalesce(lag(hi) OVER (ORDER BY lo), 0) AS lo, lo AS hi FROM sp
@@ -148,7 +148,7 @@ func (s *Store) cutSpans(ctx context.Context, after int64, origin xregion.Region
 			SELECT greatest(coalesce(lag(hi) OVER (ORDER BY lo), (SELECT hi FROM prev)), $2 + 1) AS lo, lo AS hi, true AS closed FROM sp
 			UNION ALL
 			SELECT greatest(coalesce((SELECT max(hi) FROM sp), (SELECT hi FROM prev)), $2 + 1),
-				pg_snapshot_xmin(pg_current_snapshot())::text::bigint, false
+				`+s.horizon()+`, false
 		), t AS (
 			SELECT gap.lo AS glo, gap.hi AS ghi, gap.closed, c.tx, count(*) AS n,
 				sum(octet_length(c.key) + coalesce(octet_length(c.value), 0)) AS b, min(c.at) AS m, max(c.idx) AS last_idx

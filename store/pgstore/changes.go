@@ -32,11 +32,11 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 	// started at the origin's first change (215 ms at 800,000 of them), or
 	// a generic plan took the primary key, reading past every change of
 	// other origins since the position.
-	where := `(tx, idx) > ($1, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
+	where := `(tx, idx) > ($1, $2) AND tx < ` + s.horizon()
 	order := `tx, idx`
 	args := []any{from.tx, from.idx, q.Limit}
 	if q.Origin != "" {
-		where = `(origin, tx, idx) > ($4, $1, $2) AND (origin, tx) < ($4, pg_snapshot_xmin(pg_current_snapshot())::text::bigint)`
+		where = `(origin, tx, idx) > ($4, $1, $2) AND (origin, tx) < ($4, ` + s.horizon() + `)`
 		order = `origin, tx, idx`
 		args = append(args, string(q.Origin))
 	}
@@ -62,7 +62,7 @@ func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.C
 	// A read of a few hundred changes from an index: parallel workers cost
 	// more to start (35 to 47 ms measured) than the read itself (0.2 ms).
 	var truncated error
-	err := s.forEachRowSet(ctx, noParallel, sql, args, append(dest, &c.Time), func() error {
+	err := s.forEachRowAfter(ctx, q.After, true, noParallel, sql, args, append(dest, &c.Time), func() error {
 		c.Pos, c.OriginPos = p.position(), opo.position()
 		if c.Origin() == s.region {
 			c.OriginPos = c.Pos

@@ -29,6 +29,10 @@
 //	               copy staged later
 //	_truncated     per origin, the last changelog entry retention removed
 //	_ledger_readers  per ledger reader, the entry it acknowledged through
+//	_positions     what ties changelog positions to the server's
+//	               transaction ids: the shift added to them, how far they
+//	               had come, the server's system identifier (see Positions
+//	               across a restore)
 //
 // Set-up is idempotent and serialised by an advisory lock, so any number of
 // processes may call New and DefineTable at start-up. Names are validated
@@ -104,6 +108,58 @@
 // them, or Backlog from a position before them counts them still: more
 // than the truth, never less. TruncateChanges (see Retention) does, under
 // the lock that cutting spans takes.
+//
+// # Positions across a restore
+//
+// A position's Tx is the id of the transaction that wrote the change plus
+// the changelog's shift, zero until AdvancePositions raises it. Positions
+// only grow as long as the server's transaction ids do: on the same
+// cluster, across restarts, crash recovery and pg_upgrade (which keeps the
+// counter), and on a standby promoted after it replayed everything. They
+// go back when the database moves to a server whose ids are behind the old
+// one's: a logical restore (pg_dump, pg_restore) onto another cluster, a
+// major upgrade by dump and restore or logical replication, a
+// point-in-time recovery to an earlier moment, a standby promoted before it
+// had replayed all its primary shipped. New changes would then take
+// positions below those the peers have applied, and a shipper resuming
+// from a peer's watermark would skip them, with a backlog of zero: shipping
+// stops without a word and the RPO reads 0.
+//
+// So the store refuses positions it cannot have issued yet, at or beyond
+// the next it would issue now (the server's next transaction id plus the
+// shift), with a *xregion.PositionsError (xregion.ErrPositionsReset) that
+// says what happened, comparing the server's system identifier with the
+// one recorded when the changelog was last healthy, and what to do:
+//
+//   - New checks the changelog itself: a store restored onto a server that
+//     has counted fewer transactions holds positions beyond the next one.
+//     It opens for reading (Get, digests, resync's reads), and Apply
+//     refuses, so that no change is written at a position that would never
+//     ship.
+//   - Changes refuses an After beyond the next position, and any read of a
+//     changelog that holds one; Backlog refuses an after beyond it. A
+//     shipper resuming from a peer's watermark is refused there, whatever
+//     New saw, and the replicators report the link failing with the error,
+//     raise an alert and count the RPO from the start of the changelog.
+//
+// The way forward is an operator's: AdvancePositions (or
+// replicate.AdvancePositions, which reads the peers' watermarks) raises the
+// shift, under a lock of the changelog, so that every position issued
+// from then on sorts after the highest watermark the peers hold and after
+// everything the changelog holds; the peers' watermarks stay as they are,
+// and shipping resumes. Then run a resync between the regions
+// (resync.Run with resync.WithDigestsOnly): it brings the restored region
+// what it lost since the dump and the peers hold, and the peers whatever
+// the restored region wrote before the advance, whose positions lie behind
+// their watermarks.
+//
+// HAZARD: a restore is seen only while the new server's ids are behind the
+// positions: New sees a changelog that holds some beyond them, a shipper a
+// watermark beyond them. A fresh cluster starts near 700, far below any
+// server that has run a while, but after a point-in-time recovery or a
+// promoted standby the server may catch up with the peers' watermarks in
+// minutes; start the replicators with the application, or a write made
+// before they look and after the ids pass the watermark is never shipped.
 //
 // # Bulk writes
 //

@@ -219,9 +219,12 @@ func TestStore_NeverScansATable(t *testing.T) {
 		}
 		return b
 	}
-	// read reads the tables as replicators do, at their end.
-	end := xregion.Position{Tx: 1 << 62}
+	// read reads the tables as replicators do, at their end: after a
+	// transaction id the server has just issued, past every change.
 	read := func(s *pgstore.Store) {
+		var tx int64
+		require.NoError(t, shared.QueryRow(ctx, `SELECT pg_current_xact_id()::text::bigint`).Scan(&tx))
+		end := xregion.Position{Tx: uint64(tx)}
 		_, err := s.Get(ctx, "orders", "k-000000")
 		require.NoError(t, err)
 		_, err = s.Changes(ctx, xregion.ChangeQuery{After: end, Origin: "b", Limit: 100})

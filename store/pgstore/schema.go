@@ -144,6 +144,9 @@ func (s *Store) setup(ctx context.Context) error {
 	case owner != string(s.region):
 		return fmt.Errorf("%w: schema %s holds region %q, not %q", xregion.ErrRegionMismatch, s.schema, owner, s.region)
 	}
+	if err := s.setupPositions(ctx, tx); err != nil {
+		return err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit schema: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,6 +53,10 @@ type Store struct {
 	// lower them to cut many small spans.
 	spanRows, spanCutAt int
 
+	// reset is the *xregion.PositionsError New found the changelog in, or
+	// nil: Apply refuses to write until AdvancePositions (see refuseReset).
+	reset atomic.Pointer[xregion.PositionsError]
+
 	// beforeCommit, when set by a test, runs inside Apply after the writes
 	// are sent and before COMMIT, so a test can hold a transaction open.
 	beforeCommit func()
@@ -66,7 +71,10 @@ var _ xregion.Store = (*Store)(nil)
 
 // New opens the store of region on pool, creating its schema and tables if
 // they are missing. It refuses, with xregion.ErrRegionMismatch, a schema that
-// already holds another region's data.
+// already holds another region's data. A store whose changelog holds
+// positions beyond those the server would issue it (restored onto another
+// server) opens, for reading; Apply refuses with a *xregion.PositionsError
+// until AdvancePositions.
 func New(ctx context.Context, pool *pgxpool.Pool, region xregion.Region, opts ...Option) (*Store, error) {
 	s := &Store{pool: pool, region: region, schema: DefaultSchema, copySaving: copySaving, valuesMax: valuesMax,
 		spanRows: spanRows, spanCutAt: spanCutAt}

@@ -40,6 +40,8 @@
 //	Watermark/  Unknown Advance Duplicate Mismatch IndependentPeers Atomic InvalidBatch ExactlyOnce
 //	Ledger/     TwoRegions Fenced Idempotent Supersede Paging InvalidLimit
 //	Backlog/    CountsWhatAPeerLacks AgreesWithChanges InvalidOrigin
+//	Positions/  BeyondTheHead Advance (Advance skipped for a store that is
+//	            not an xregion.PositionAdvancer)
 //	Stage/      InvisibleUntilApplied ApplyFromTheSameRegionUnstages Invalid
 //	            UnknownTable Holding Withdraw WithdrawBeforeStage WithdrawInvalid
 //	            (skipped for a store that is not an xregion.Stager)

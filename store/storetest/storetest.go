@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T, region xregion.Region) xregio
 	t.Run("Watermark", s.testWatermark)
 	t.Run("Ledger", s.testLedger)
 	t.Run("Backlog", s.testBacklog)
+	t.Run("Positions", s.testPositions)
 	t.Run("Stage", s.testStage)
 	t.Run("Retention", s.testRetention)
 	t.Run("Lease", s.testLease)
