@@ -19,8 +19,8 @@ import (
 //
 // HAZARD: any transaction left open on the same PostgreSQL server, in any
 // database, holds back every changelog behind it until it ends. The lag it
-// causes is real and shows in the replication lag; keep transactions short
-// (idle_in_transaction_session_timeout helps).
+// causes is real and shows in the replication lag and in Horizon; keep
+// transactions short (see the package doc).
 func (s *Store) Changes(ctx context.Context, q xregion.ChangeQuery) ([]xregion.Change, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err

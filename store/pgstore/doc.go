@@ -65,9 +65,26 @@
 // place committing after a later one was read): every transaction still to
 // commit has a larger id, so it sorts after everything already returned.
 //
-// HAZARD: any transaction left open on the same PostgreSQL server, in any
-// database, holds back Changes until it ends. Replication lag shows it; set
-// idle_in_transaction_session_timeout.
+// HAZARD: one transaction left open anywhere on the server holds back
+// Changes, in every database, until it ends: pg_snapshot_xmin is the
+// oldest transaction id still running on the whole server. Any
+// transaction that has a transaction id holds it: one that wrote anything,
+// locked a row (SELECT ... FOR UPDATE), or called pg_current_xact_id, in
+// any database, then sat idle; a long COPY or index build; a prepared
+// transaction (PREPARE TRANSACTION) that nobody committed, which survives
+// restarts and no timeout ends. A transaction that only reads does not.
+// While it is held, shippers ship nothing newer and every peer's RPO
+// grows: the lag shows it (Backlog counts what Changes holds back), and
+// Horizon and HorizonCollector show the horizon itself, its age
+// (xregion_changelog_horizon_age_seconds: how long the transaction holding
+// it has been open) and the backend holding it, to end with
+// pg_terminate_backend. Set idle_in_transaction_session_timeout (and on
+// PostgreSQL 17 transaction_timeout), keep other applications' long
+// transactions off the server that holds the store, and alert on the age
+// well below the RPO target. The role the store connects as sees other
+// roles' transactions only with pg_read_all_stats (or pg_monitor);
+// without it, the age is counted from when a collector first saw the
+// horizon held.
 //
 // The replicators' reads name an origin: a shipper reads its own region's
 // changes, a lag tracker counts them. Those reads go through the index
