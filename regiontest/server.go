@@ -176,7 +176,7 @@ func programs(t testing.TB, names ...string) string {
 			return d
 		}
 	}
-	t.Skipf("regiontest: PostgreSQL programs %s not found in %s (set %s to their directory)",
+	skipOrFail(t, "regiontest: PostgreSQL programs %s not found in %s (set %s to their directory)",
 		strings.Join(names, ", "), strings.Join(dirs, ":"), envBin)
 	return ""
 }
@@ -191,11 +191,11 @@ func asServerUser(t testing.TB, dir string) func(name string, args ...string) *e
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		t.Skipf("regiontest: running as root, and no user postgres to run a PostgreSQL server as: %v", err)
+		skipOrFail(t, "regiontest: running as root, and no user postgres to run a PostgreSQL server as: %v", err)
 	}
 	runuser, err := exec.LookPath("runuser")
 	if err != nil {
-		t.Skipf("regiontest: running as root, and no runuser to run a PostgreSQL server as postgres: %v", err)
+		skipOrFail(t, "regiontest: running as root, and no runuser to run a PostgreSQL server as postgres: %v", err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
@@ -216,4 +216,14 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// skipOrFail skips a test that cannot get a server of its own, except in
+// CI (CI set), where nothing may be skipped: there it fails.
+func skipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv(envCI) != "" {
+		t.Fatalf(format+"; failing instead of skipping because "+envCI+" is set", args...)
+	}
+	t.Skipf(format, args...)
 }
