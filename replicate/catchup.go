@@ -155,6 +155,7 @@ func CatchUp(ctx context.Context, dead xregion.Region, survivors []xregion.Store
 			cfg.logger.Info("replicate: survivors caught up", "dead", dead, "most_complete", rep.MostComplete, "rounds", round)
 			return rep, nil
 		}
+		moved := 0
 		for _, i := range order {
 			for j := range survivors {
 				if j == i {
@@ -162,13 +163,25 @@ func CatchUp(ctx context.Context, dead xregion.Region, survivors []xregion.Store
 				}
 				n, err := Forward(ctx, survivors[i], survivors[j], dead)
 				rep.Survivors[j].Received += n
+				moved += n
 				if err != nil {
 					return rep, fmt.Errorf("catch up on %s: %w", dead, err)
 				}
 			}
 		}
+		if moved == 0 {
+			// Nothing more goes in: the receivers' resolvers keep the rest
+			// out (a stale home's write fenced, say). Going round again
+			// would change nothing.
+			return rep, fmt.Errorf("catch up on %s: %d writes stay lacking that no receiver takes: %w", dead, lacked, ErrNotCaughtUp)
+		}
 	}
 }
+
+// ErrNotCaughtUp is returned by CatchUp when survivors still lack writes
+// of the dead region that forwarding cannot bring them: their resolvers
+// keep those out. The report's LackedAfter says how many, per survivor.
+var ErrNotCaughtUp = errors.New("replicate: survivors could not be caught up")
 
 func checkCatchUp(dead xregion.Region, survivors []xregion.Store) error {
 	if err := dead.Validate(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xregion/xregion"
+	"github.com/xregion/xregion/lww"
 	"github.com/xregion/xregion/replicate"
 )
 
@@ -133,4 +134,35 @@ func TestForward_NoEcho(t *testing.T) {
 	require.ErrorIs(t, err, xregion.ErrInvalid, "the dead region is no survivor")
 	_, err = replicate.CatchUp(t.Context(), "c", []xregion.Store{a.store})
 	require.ErrorIs(t, err, xregion.ErrInvalid, "one survivor has no one to catch up with")
+}
+
+// refuseFrom keeps every write of origin out of its table: a stand-in for
+// a resolver that fences a stale home's writes.
+type refuseFrom struct {
+	xregion.Resolver
+	origin xregion.Region
+}
+
+func (r refuseFrom) Resolve(local, incoming xregion.Record) (xregion.Resolution, error) {
+	if incoming.Version.Region == r.origin {
+		return xregion.Resolution{}, nil
+	}
+	return r.Resolver.Resolve(local, incoming)
+}
+
+// A write no receiver takes ends the catch-up with ErrNotCaughtUp, and the
+// report says what stays lacking, instead of going round for ever.
+func TestCatchUp_WhatNoReceiverTakes(t *testing.T) {
+	ctx := t.Context()
+	ns := memNodes(t, "a", "b", "c")
+	a, b, c := ns[0], ns[1], ns[2]
+	inner, err := lww.New(c.clock)
+	require.NoError(t, err)
+	require.NoError(t, c.store.DefineTable(ctx, "orders", refuseFrom{inner, "a"}))
+	staged := writeIn(t, a, "staged")
+	require.NoError(t, b.store.(xregion.Stager).Stage(ctx, "a", []xregion.Write{staged}))
+
+	rep, err := replicate.CatchUp(ctx, "a", []xregion.Store{b.store, c.store})
+	require.ErrorIs(t, err, replicate.ErrNotCaughtUp)
+	require.Equal(t, 1, rep.Survivors[1].LackedAfter)
 }
