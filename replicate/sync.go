@@ -269,12 +269,19 @@ type result struct {
 // the peer is degraded (which also lowers how many peers are required).
 func (s *Sync) wait(c *call) error {
 	var (
-		local  *result
-		acked  = map[int]bool{}
-		failed = map[int]error{}
+		local    *result
+		acked    = map[int]bool{}
+		failed   = map[int]error{}
+		degraded int // peers that skipped this write, degraded
 	)
 	for {
 		required, changed := s.required()
+		if s.cfg.policy == Degrade {
+			// A peer that skipped this write was degraded when it did,
+			// even if it answers again by now (recovering): it does not
+			// count for this write.
+			required = min(required, len(s.peers)-degraded)
+		}
 		switch {
 		case local != nil && local.err == nil && len(acked) >= required:
 			return nil
@@ -291,6 +298,9 @@ func (s *Sync) wait(c *call) error {
 				acked[r.peer] = true
 			default:
 				failed[r.peer] = r.err
+				if errors.Is(r.err, errDegraded) {
+					degraded++
+				}
 			}
 		case <-changed:
 		case <-c.ctx.Done():

@@ -299,3 +299,30 @@ func TestSync_GuardrailRejects(t *testing.T) {
 	b.pg.Proxy.Heal()
 	require.Eventually(t, func() bool { return rep.Write(t.Context(), order("k3", "v")) == nil }, 20*time.Second, 20*time.Millisecond)
 }
+
+// Under Degrade, a write one peer skipped because it was degraded is
+// acknowledged by the others even if that peer answers again by the time
+// the write counts its answers (it is recovering, sending again): the
+// soak of retention saw such writes refused with "1 of 2 required peers".
+// Under Strict the same answers refuse the write.
+func TestSync_WriteSkippedByAPeerThatRecovered(t *testing.T) {
+	ns := memNodes(t, "a", "b", "c")
+	a := ns[0]
+	for _, tc := range []struct {
+		policy replicate.Policy
+		ok     bool
+	}{{replicate.Degrade, true}, {replicate.Strict, false}} {
+		rep, err := replicate.NewSync(a.store, a.clock, []xregion.Store{ns[1].remote, ns[2].remote}, replicate.WithPolicy(tc.policy))
+		require.NoError(t, err)
+		// Both peers send (neither is degraded now); c skipped this write.
+		err = replicate.WaitAnswered(rep, nil, nil, fmt.Errorf("c %w", replicate.ErrDegraded))
+		if tc.ok {
+			require.NoError(t, err, "policy %v", tc.policy)
+		} else {
+			var se *replicate.SyncError
+			require.ErrorAs(t, err, &se, "policy %v", tc.policy)
+			require.Equal(t, 2, se.Required)
+		}
+		require.NoError(t, rep.Close())
+	}
+}
