@@ -58,6 +58,7 @@ type harness struct {
 	clock  *xregion.ManualClock
 	d      *health.Detector
 	probed chan error
+	probes int // steps taken
 	mu     sync.Mutex
 	trans  []health.Transition
 }
@@ -90,16 +91,20 @@ func newHarness(t *testing.T, probe health.Probe, opts ...health.Option) *harnes
 	return h
 }
 
-// step waits for the next probe to end and the detector to wait on its
-// clock again, returns the probe's result and verdict, then moves the clock
-// one interval so the following probe starts.
+// step lets the next probe run (the first runs at once; each later one
+// when the clock moves one interval), waits for it to end and the
+// detector to wait on its clock again, and returns the probe's result and
+// the verdict. Between steps the detector sleeps, so what a test changes
+// in the target then reaches the next probe, not one already under way.
 func (h *harness) step() (error, health.Verdict) {
 	h.t.Helper()
+	if h.probes > 0 {
+		h.clock.Advance(interval)
+	}
+	h.probes++
 	err := <-h.probed
 	require.Eventually(h.t, func() bool { return h.clock.Pending() == 1 }, 10*time.Second, time.Millisecond)
-	v := h.d.State()
-	h.clock.Advance(interval)
-	return err, v
+	return err, h.d.State()
 }
 
 func (h *harness) transitions() []health.Transition {
