@@ -110,7 +110,7 @@ func postgresEnv(c *cobra.Command, standby string) (*drill.Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	primary, second := cfg.Regions[0], cfg.Regions[1]
+	primary, second := cfg.Primary(), cfg.Regions[1]
 	if standby != "" {
 		if second, err = cfg.Region(xregion.Region(standby)); err != nil {
 			return nil, err

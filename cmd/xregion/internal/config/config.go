@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.yaml.in/yaml/v3"
@@ -215,12 +214,6 @@ func (f File) Region(name xregion.Region) (Region, error) {
 
 // Primary returns the preferred region: the first one named.
 func (f File) Primary() Region { return f.Regions[0] }
-
-// Target returns the tier's RPO and RTO targets, for reports.
-func Target(tier int) (rpo, rto time.Duration) {
-	t := Table{Tier: tier}.TierOf()
-	return t.RPO, t.RTO
-}
 
 func invalid(what, format string, args ...any) error {
 	return &xregion.InvalidError{What: "config " + what, Reason: fmt.Sprintf(format, args...)}
