@@ -17,9 +17,11 @@ var _ xregion.Digester = (*Store)(nil)
 // (200 ms) than the query it compiled.
 var digestSettings = []string{"jit = off"}
 
-// Digests implements xregion.Digester in one query, which reads only the
-// index of the hash columns (see the package doc): for each range, in
-// order, the index entries it holds, counted and XORed.
+// Digests implements xregion.Digester in one query. Ranges made of whole
+// buckets of the table's sums (the coarse ranges of a first pass) are
+// summed from them; others from the index of the hash columns: for each
+// range, in order, the index entries it holds, counted and XORed (see the
+// package doc).
 func (s *Store) Digests(ctx context.Context, table string, ranges []xregion.KeyRange) ([]xregion.RangeDigest, error) {
 	if err := xregion.ValidateRanges(ranges); err != nil {
 		return nil, fmt.Errorf("digests of %s: %w", table, err)
@@ -31,6 +33,24 @@ func (s *Store) Digests(ctx context.Context, table string, ranges []xregion.KeyR
 	for i, r := range ranges {
 		out[i].Range = r
 	}
+	var err error
+	if bucketRanges(ranges) {
+		err = s.digestsFromSums(ctx, table, out)
+	} else {
+		err = s.digestsFromIndex(ctx, table, out)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("digests of %s: %w", table, err)
+	}
+	return out, nil
+}
+
+// digestsFromIndex fills out from the index of the hash columns.
+func (s *Store) digestsFromIndex(ctx context.Context, table string, out []xregion.RangeDigest) error {
+	ranges := make([]xregion.KeyRange, len(out))
+	for i, d := range out {
+		ranges[i] = d.Range
+	}
 	// The aggregate sits inside LATERAL, once per range, rather than in a
 	// GROUP BY over the join, which took 40% longer over 1,000,000 rows in
 	// 1,024 ranges (and 10% less over 65,536 nearly empty ones). Ranges
@@ -41,17 +61,13 @@ func (s *Store) Digests(ctx context.Context, table string, ranges []xregion.KeyR
 		hash  int64
 	)
 	lo, hi := hashArgs(ranges)
-	err := s.forEachRowSet(ctx, digestSettings, `SELECT r.i, d.n, d.x
+	return s.forEachRowSet(ctx, digestSettings, `SELECT r.i, d.n, d.x
 		FROM unnest($1::int8[], $2::int8[]) WITH ORDINALITY AS r(lo, hi, i),
 		LATERAL (SELECT count(*) AS n, bit_xor(rhash) AS x FROM `+s.ident(table)+` WHERE khash BETWEEN r.lo AND r.hi) AS d
 		WHERE d.n > 0`, []any{lo, hi}, []any{&i, &count, &hash}, func() error {
 		out[i-1].Count, out[i-1].Hash = count, uint64(hash)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("digests of %s: %w", table, err)
-	}
-	return out, nil
 }
 
 // KeyDigests implements xregion.Digester. It reads at most one row more

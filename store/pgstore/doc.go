@@ -241,6 +241,30 @@
 // Index-only scans read the table's pages that VACUUM has not marked
 // all-visible since they were written; autovacuum keeps these few.
 //
+// Coarse ranges do not need the index: every table has a sums table
+// ("_sums_" and its name) that holds, per bucket of 2⁵⁴ key hashes (1,024
+// buckets), the count and XOR of the bucket's records, kept by statement
+// triggers on the table (with transition tables) that append, in the
+// writing transaction, one delta row per bucket a statement changed. A
+// range made of whole buckets (AllKeys.Split into a power of two up to
+// 1,024, as resync's first pass and its verification ask) is summed from
+// the sums: a read of a few thousand rows, not of the index, whatever the
+// size of the table (1,000,000 records: 3 to 20 ms against 150 to 340 ms).
+// Appending keeps writers from waiting on each other's buckets, and the
+// deltas are folded into a row per bucket when a read meets more than
+// 8,192 of them, and by every CollectTombstones (retention). The triggers
+// fire ALWAYS, so rows written with session_replication_role = replica
+// (logical replication, a restore that disables triggers) are counted too,
+// as are TRUNCATE and writes from outside the store.
+//
+// The write path pays a delta row per statement and bucket: for a batch,
+// about one per record; BenchmarkStore_Apply measures SUMS_COST.
+//
+// HAZARD: DefineTable creates the triggers on a table that lacks them and
+// sums the table as it is, holding it locked against writes meanwhile (a
+// pass over its index: about a second per 1,000,000 records). Later calls
+// find them in the catalog and lock nothing.
+//
 // # Retention
 //
 // The store is an xregion.Retainer: package replicate decides what may go

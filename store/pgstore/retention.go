@@ -52,15 +52,8 @@ func (s *Store) setupRetention(ctx context.Context, tx pgx.Tx) error {
 }
 
 // tombIndex names the partial index of a data table's tombstones, by
-// version, which CollectTombstones reads. Like hashIndex it starts with '_'
-// and is cut, with a hash of the table name, where PostgreSQL would cut it.
-func tombIndex(table string) string {
-	name := "_tomb_" + table
-	if len(name) <= xregion.MaxNameLen {
-		return name
-	}
-	return fmt.Sprintf("%s_%08x", name[:xregion.MaxNameLen-9], xregion.KeyHash(table)>>32)
-}
+// version, which CollectTombstones reads.
+func tombIndex(table string) string { return derivedName("_tomb_", table) }
 
 // indexTombstones creates the table's tombstone index if the catalog says it
 // is missing (CREATE INDEX locks the table even when it has nothing to do).
@@ -190,7 +183,9 @@ func (s *Store) checkTruncated(q xregion.ChangeQuery, found *error) func(*pgx.Ba
 }
 
 // CollectTombstones implements xregion.Retainer, one statement per table
-// declared in this process, each through the table's tombstone index.
+// declared in this process, each through the table's tombstone index. Then
+// it folds each table's range sums (sums.go), which grow by a row per
+// written statement and bucket as the changelog grows by a row per change.
 func (s *Store) CollectTombstones(ctx context.Context, before xregion.Timestamp, limit int) (int, error) {
 	if err := xregion.ValidateRetainLimit(limit); err != nil {
 		return 0, fmt.Errorf("collect tombstones: %w", err)
@@ -216,6 +211,11 @@ func (s *Store) CollectTombstones(ctx context.Context, before xregion.Timestamp,
 			return n, fmt.Errorf("collect tombstones of %s: %w", t, err)
 		}
 		n += got
+	}
+	for _, t := range tables {
+		if err := s.compactSums(ctx, t); err != nil {
+			return n, fmt.Errorf("collect tombstones: %w", err)
+		}
 	}
 	return n, nil
 }

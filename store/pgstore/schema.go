@@ -260,7 +260,8 @@ func (s *Store) createTable(ctx context.Context, name string) error {
 		s.ident(name), s.ident(hashIndex(name))).Scan(&columns, &stale, &indexed); err != nil {
 		return fmt.Errorf("inspect table %s: %w", name, err)
 	}
-	if columns < 2 || stale > 0 {
+	rehashed := columns < 2 || stale > 0
+	if rehashed {
 		drop := ""
 		if stale > 0 {
 			drop = `DROP COLUMN IF EXISTS khash, DROP COLUMN IF EXISTS rhash,`
@@ -281,6 +282,9 @@ func (s *Store) createTable(ctx context.Context, name string) error {
 	if err := s.indexTombstones(ctx, tx, name); err != nil {
 		return err
 	}
+	if err := s.keepSums(ctx, tx, name, rehashed); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+s.ident(tablesTable)+` (name) VALUES ($1) ON CONFLICT DO NOTHING`, name); err != nil {
 		return fmt.Errorf("register table %s: %w", name, err)
 	}
@@ -290,14 +294,5 @@ func (s *Store) createTable(ctx context.Context, name string) error {
 	return nil
 }
 
-// hashIndex names the index of table's hash columns. Like the store's own
-// tables it starts with '_', so no declared table can take its name. A
-// name PostgreSQL would truncate is cut here and a hash of the table name
-// appended, so that long names that begin alike still get an index each.
-func hashIndex(table string) string {
-	name := "_khash_" + table
-	if len(name) <= xregion.MaxNameLen {
-		return name
-	}
-	return fmt.Sprintf("%s_%08x", name[:xregion.MaxNameLen-9], xregion.KeyHash(table)>>32)
-}
+// hashIndex names the index of table's hash columns.
+func hashIndex(table string) string { return derivedName("_khash_", table) }
