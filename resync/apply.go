@@ -56,15 +56,31 @@ func (a *Applied) result(r xregion.Result) {
 // are skipped, a watermark already moved is left, and nothing is sent
 // twice. The stores are the checkpoint: each batch commits its records,
 // ledger entries and changelog entries in one transaction.
-func (p *Plan) Apply(ctx context.Context) (Applied, error) {
+func (p *Plan) Apply(ctx context.Context) (Applied, error) { return p.apply(ctx, false) }
+
+// apply is Apply; fresh says the plan was made moments ago (Run), so that
+// the records it read are sent as they are, without reading them again. A
+// write that arrived since is no less safe: each store resolves what it
+// receives against what it holds by then, as it does a write replication
+// carries, and verification names whatever still differs.
+func (p *Plan) apply(ctx context.Context, fresh bool) (Applied, error) {
 	var done Applied
 	pr := newProgress(p.cfg, "apply")
+	moved := make([]bool, len(p.Gaps)) // watermarks moved with the last batch
 	for i, tp := range p.Tables {
 		t := p.tables[i]
 		pr.start(tp.Table, int64(len(tp.keys)))
+		read := tp.read
+		if !fresh {
+			read = nil
+		}
+		// The last batch of all moves the watermarks in the transactions
+		// that write it, unless keys may be reasserted after it.
+		batches := slices.Collect(slices.Chunk(tp.keys, p.cfg.batch))
 		var unresolved []string
-		for batch := range slices.Chunk(tp.keys, p.cfg.batch) {
-			got, apart, err := p.reconcile(ctx, t, batch)
+		for j, batch := range batches {
+			last := i == len(p.Tables)-1 && j == len(batches)-1 && t.Reassert == nil
+			got, apart, err := p.reconcile(ctx, t, batch, read, last, moved)
 			done.add(got)
 			if err != nil {
 				return done, fmt.Errorf("resync apply: table %s: %w", tp.Table, err)
@@ -79,7 +95,7 @@ func (p *Plan) Apply(ctx context.Context) (Applied, error) {
 			done.Reasserted += len(unresolved)
 			var still []string
 			for batch := range slices.Chunk(unresolved, p.cfg.batch) {
-				got, apart, err := p.reconcile(ctx, t, batch)
+				got, apart, err := p.reconcile(ctx, t, batch, nil, false, moved)
 				done.add(got)
 				if err != nil {
 					return done, fmt.Errorf("resync apply: table %s: %w", tp.Table, err)
@@ -90,26 +106,42 @@ func (p *Plan) Apply(ctx context.Context) (Applied, error) {
 		}
 		done.Unresolved += len(unresolved)
 	}
-	for _, g := range p.Gaps {
-		moved, err := p.moveWatermark(ctx, g)
+	for i, g := range p.Gaps {
+		if moved[i] {
+			done.Watermarks++
+			continue
+		}
+		ok, err := p.moveWatermark(ctx, g)
 		if err != nil {
 			return done, fmt.Errorf("resync apply: %w", err)
 		}
-		if moved {
+		if ok {
 			done.Watermarks++
 		}
 	}
 	return done, nil
 }
 
-// reconcile settles one batch of keys of table t, and returns the keys
-// that differ with nothing to send either way.
-func (p *Plan) reconcile(ctx context.Context, t Table, keys []string) (Applied, []string, error) {
+// reconcile settles one batch of keys of table t, from the records in read
+// or, where it is nil, from both regions' records read now, and returns the
+// keys that differ with nothing to send either way. With last, each
+// region's final batch also moves its watermark past the gap it lacked
+// (and marks it in moved), unless replication moved it since the plan.
+func (p *Plan) reconcile(ctx context.Context, t Table, keys []string, read map[string][2]*xregion.Record,
+	last bool, moved []bool) (Applied, []string, error) {
 	var done Applied
 	var apart []string
-	recs, err := readBoth(ctx, p.sides, t.Name, keys)
-	if err != nil {
-		return done, nil, err
+	var recs [2]map[string]*xregion.Record
+	if read == nil {
+		var err error
+		if recs, err = readBoth(ctx, p.sides, t.Name, keys); err != nil {
+			return done, nil, err
+		}
+	} else {
+		recs = [2]map[string]*xregion.Record{{}, {}}
+		for _, key := range keys {
+			recs[0][key], recs[1][key] = read[key][0], read[key][1]
+		}
 	}
 	var toA, toB []xregion.Write
 	for _, key := range keys {
@@ -139,9 +171,38 @@ func (p *Plan) reconcile(ctx context.Context, t Table, keys []string) (Applied, 
 		if s.region() == p.B {
 			i, from = 1, p.A
 		}
+		batches := cutBytes(sends[i], MaxBatchBytes)
+		gap := -1
+		if last {
+			gap = slices.IndexFunc(p.Gaps, func(g Gap) bool { return g.To == s.region() && g.After.Less(g.Through) })
+		}
+		if gap >= 0 && len(batches) == 0 {
+			batches = [][]xregion.Write{nil}
+		}
 		var total xregion.Result
-		for _, ws := range cutBytes(sends[i], MaxBatchBytes) {
-			r, err := s.store.Apply(ctx, xregion.Batch{From: from, Writes: ws})
+		for j, ws := range batches {
+			b := xregion.Batch{From: from, Writes: ws}
+			if gap >= 0 && j == len(batches)-1 {
+				b.After, b.Through = p.Gaps[gap].After, p.Gaps[gap].Through
+				r, err := s.store.Apply(ctx, b)
+				var wmErr *xregion.WatermarkError
+				switch {
+				case err == nil && !r.Duplicate:
+					moved[gap] = true
+					total.Add(r)
+					continue
+				case err != nil && !errors.As(err, &wmErr):
+					return total, err
+				}
+				// Replication moved the watermark since the plan, and the
+				// store applied nothing: the writes go alone, the
+				// watermark after them (moveWatermark).
+				b.After, b.Through = xregion.Position{}, xregion.Position{}
+				if len(ws) == 0 {
+					continue
+				}
+			}
+			r, err := s.store.Apply(ctx, b)
 			total.Add(r)
 			if err != nil {
 				return total, err

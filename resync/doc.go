@@ -29,14 +29,19 @@
 //     the key again.
 //   - Plan.Apply reads both records again and sends each region what it
 //     must receive, as peer batches through Store.Apply, so changelogs,
-//     ledgers and staged writes stay right; then it moves the watermarks
-//     past the changelog gaps, so that replication resumes without
-//     shipping them again.
+//     ledgers and staged writes stay right, and moves the watermarks past
+//     the changelog gaps, so that replication resumes without shipping
+//     them again: in the transaction of each region's last batch, or
+//     after it where replication moved the watermark since the plan.
 //   - Verify compares the regions by digests, at any time, and lists the
 //     keys that differ; writes stamped after the resync began are listed
 //     apart, as still on their way.
 //   - Run does all of it, and repairs from digests whatever the changelogs
-//     did not cover before verifying again.
+//     did not cover before verifying again. It applies the records its plan
+//     read moments before rather than reading them again: each store
+//     resolves what it receives against what it holds by then, as it does
+//     what replication carries, so a write that arrived meanwhile wins or
+//     loses as it would anyway.
 //
 // # Digests
 //
@@ -47,6 +52,10 @@
 // and compares key by key only ranges of a few keys, so the bytes it moves
 // grow with the keys that differ, not with the table (Cassandra's repair
 // streams whole ranges; pt-table-sync hashes chunks in the same spirit).
+// store/pgstore keeps the digests of its coarse ranges up to date as it
+// writes, so that a first pass, and the verification, read about a
+// thousand rows whatever the size of the table, where Cassandra's repair
+// and pt-table-checksum read all of it.
 //
 // # Resuming
 //

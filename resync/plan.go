@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/xregion/xregion"
@@ -80,7 +81,16 @@ type TablePlan struct {
 	UnresolvedCount int      `json:"unresolved_count"`
 
 	keys []string // every key that differs, for Apply
+	// read holds the records the plan read of keys, both regions' (nil
+	// where a region had none), for Run to apply without reading them
+	// again; nil once they passed maxKeptBytes.
+	read map[string][2]*xregion.Record
 }
+
+// maxKeptBytes bounds the key and value bytes of the records a plan keeps
+// for Run (TablePlan.read): a larger difference is read again as it is
+// applied.
+const maxKeptBytes = 64 << 20
 
 // Flow is what one region receives from the other.
 type Flow struct {
@@ -144,6 +154,7 @@ func Diff(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Optio
 	pr := newProgress(cfg, "plan")
 	var unshipped map[string][]xregion.Change
 	truncated := false
+	hidden := func() error { return nil }
 	if cfg.digestsOnly {
 		p.Source = "digests"
 	} else {
@@ -151,6 +162,7 @@ func Diff(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Optio
 		if unshipped, err = p.readGaps(ctx); err != nil {
 			return nil, fmt.Errorf("resync plan: %w", err)
 		}
+		hidden = p.countHidden(ctx)
 		if truncated = slices.ContainsFunc(p.Gaps, func(g Gap) bool { return g.Truncated }); truncated {
 			p.Source = "changelogs and digests" // the changelogs miss what retention removed
 		}
@@ -172,9 +184,13 @@ func Diff(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Optio
 			return nil, fmt.Errorf("resync plan: table %s: %w", t.Name, err)
 		}
 		if err := p.foresee(ctx, t, &tp, unshipped[t.Name], pr); err != nil {
+			hidden()
 			return nil, fmt.Errorf("resync plan: table %s: %w", t.Name, err)
 		}
 		p.Tables = append(p.Tables, tp)
+	}
+	if err := hidden(); err != nil {
+		return nil, fmt.Errorf("resync plan: %w", err)
 	}
 	return p, nil
 }
@@ -227,11 +243,6 @@ func (p *Plan) readGaps(ctx context.Context) (map[string][]xregion.Change, error
 				break // the rest, if any, is hidden: Backlog counts it
 			}
 		}
-		bl, err := from.store.Backlog(ctx, r.gap.Through, from.region())
-		if err != nil {
-			return r, err
-		}
-		r.gap.Hidden = bl.Changes
 		return r, nil
 	})
 	if err != nil {
@@ -242,11 +253,44 @@ func (p *Plan) readGaps(ctx context.Context) (map[string][]xregion.Change, error
 		for _, c := range r.changes {
 			byTable[c.Table] = append(byTable[c.Table], c)
 		}
-		if r.gap.Changes > 0 || r.gap.Hidden > 0 || r.gap.Truncated {
-			p.Gaps = append(p.Gaps, r.gap)
-		}
+		p.Gaps = append(p.Gaps, r.gap)
 	}
 	return byTable, nil
+}
+
+// countHidden counts, in the background, the changes past each gap that
+// open transactions kept from readGaps (Gap.Hidden), while the plan reads
+// the records, and returns the wait for it, which leaves out the gaps
+// with nothing in them.
+func (p *Plan) countHidden(ctx context.Context) (wait func() error) {
+	gaps := slices.Clone(p.Gaps) // the plan reads p.Gaps meanwhile
+	counts := make([]int64, len(gaps))
+	errs := make([]error, len(gaps))
+	var wg sync.WaitGroup
+	for i, g := range gaps {
+		wg.Go(func() {
+			from := p.sides[0]
+			if from.region() != g.From {
+				from = p.sides[1]
+			}
+			bl, err := from.store.Backlog(ctx, g.Through, g.From)
+			if err != nil {
+				errs[i] = fmt.Errorf("region %s: %w", g.From, err)
+			}
+			counts[i] = bl.Changes
+		})
+	}
+	return func() error {
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		for i := range p.Gaps {
+			p.Gaps[i].Hidden = counts[i]
+		}
+		p.Gaps = slices.DeleteFunc(p.Gaps, func(g Gap) bool { return g.Changes == 0 && g.Hidden == 0 && !g.Truncated })
+		return nil
+	}
 }
 
 // union returns the keys of two sorted lists, each once, sorted.
@@ -279,6 +323,8 @@ func (p *Plan) foresee(ctx context.Context, t Table, tp *TablePlan, unshipped []
 	}
 	outcome := make(map[[2]string]Outcome)
 	var differ []string
+	tp.read = make(map[string][2]*xregion.Record)
+	kept := int64(0)
 	for batch := range slices.Chunk(tp.keys, p.cfg.batch) {
 		recs, err := readBoth(ctx, p.sides, t.Name, batch)
 		if err != nil {
@@ -291,6 +337,17 @@ func (p *Plan) foresee(ctx context.Context, t Table, tp *TablePlan, unshipped []
 				continue
 			}
 			differ = append(differ, key)
+			if tp.read != nil {
+				tp.read[key] = [2]*xregion.Record{ra, rb}
+				for _, r := range []*xregion.Record{ra, rb} {
+					if r != nil {
+						kept += int64(len(r.Key) + len(r.Value))
+					}
+				}
+				if kept > maxKeptBytes {
+					tp.read = nil
+				}
+			}
 			m, err := decide(t, p.A, p.B, ra, rb)
 			if err != nil {
 				return err

@@ -79,7 +79,9 @@ func WithBatchSize(n int) Option { return option(func(c *config) { c.batch = n }
 
 // WithFanout sets how many ranges the first digest pass compares, 1 to
 // xregion.MaxDigestRanges. More ranges cost more bytes when few keys differ
-// and save passes when many do. Default DefaultFanout.
+// and save passes when many do. Default DefaultFanout. store/pgstore keeps
+// the digests of a power of two up to 1,024 ranges as it writes; others it
+// computes from an index, which takes a pass over it.
 func WithFanout(n int) Option { return option(func(c *config) { c.fanout = n }) }
 
 // WithProgress calls f as the work goes on, from the calling goroutine.
@@ -185,7 +187,7 @@ func Run(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Option
 		return nil, err
 	}
 	rep := &Report{Plan: p}
-	if rep.Applied, err = p.Apply(ctx); err != nil {
+	if rep.Applied, err = p.apply(ctx, true); err != nil {
 		return rep, err
 	}
 	verify := slices.Concat(opts, []Option{WithSince(p.Started)})
@@ -199,7 +201,7 @@ func Run(ctx context.Context, a, b xregion.Store, tables []Table, opts ...Option
 		return rep, err
 	}
 	var more Applied
-	more, err = rep.Repair.Apply(ctx)
+	more, err = rep.Repair.apply(ctx, true)
 	rep.Applied.add(more)
 	if err != nil {
 		return rep, err

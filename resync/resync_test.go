@@ -277,3 +277,59 @@ func TestRun_Progress(t *testing.T) {
 	require.Positive(t, mid.Elapsed)
 	require.InDelta(t, float64(mid.Elapsed), float64(mid.ETA), float64(2*time.Second), "half done: as long again to go")
 }
+
+// TestApply_Watermarks checks that each region's watermark moves past the
+// gap it lacked with its last batch, and that a plan applied after
+// replication shipped a gap meanwhile still applies, leaves that watermark
+// where replication put it, and leaves the regions equal.
+func TestApply_Watermarks(t *testing.T) {
+	ctx := t.Context()
+	for _, shipped := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shipped meanwhile %t", shipped), func(t *testing.T) {
+			a, b := memPair(t)
+			a.put(t, "from a", "1")
+			b.put(t, "from b", "2")
+			a.inc(t, "n", 1)
+			b.inc(t, "n", 2)
+			p, err := resync.Diff(ctx, a.store, b.store, tablesOf(a, b), resync.WithWallClock(after))
+			require.NoError(t, err)
+			require.Len(t, p.Gaps, 2)
+			if shipped {
+				_, err := replicate.Ship(ctx, a.store, b.store)
+				require.NoError(t, err)
+			}
+			done, err := p.Apply(ctx)
+			require.NoError(t, err)
+			if shipped {
+				require.Equal(t, 1, done.Watermarks, "replication moved b's")
+			} else {
+				require.Equal(t, 2, done.Watermarks)
+			}
+			for _, g := range p.Gaps {
+				to := a.store
+				if g.To == b.name {
+					to = b.store
+				}
+				wm, err := to.Watermark(ctx, g.From)
+				require.NoError(t, err)
+				require.Equal(t, g.Through, wm, "%s's watermark for %s", g.To, g.From)
+			}
+			_, err = resync.Verify(ctx, a.store, b.store, tablesOf(a, b), resync.WithWallClock(after))
+			require.NoError(t, err)
+			require.EqualValues(t, 3, a.count(t, "n"))
+			require.EqualValues(t, 3, b.count(t, "n"))
+			again, err := resync.Diff(ctx, a.store, b.store, tablesOf(a, b), resync.WithWallClock(after))
+			require.NoError(t, err)
+			for _, tp := range again.Tables {
+				require.Zero(t, tp.Differ, "table %s: nothing differs on a second look", tp.Table)
+			}
+			for _, g := range again.Gaps { // the merges' own versions, still to ship
+				for _, old := range p.Gaps {
+					if old.From == g.From {
+						require.Equal(t, old.Through, g.After, "%s's gap is not read again", g.From)
+					}
+				}
+			}
+		})
+	}
+}

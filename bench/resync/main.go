@@ -8,20 +8,27 @@
 // the bytes on the wire between the regions.
 //
 // The regions start equal: -keys records of 100-byte values, written in a
-// and replicated to b, b's watermark for a at a's head and a's for b at
-// b's (loaded directly, not through the proxy; then VACUUM ANALYZE, as
-// autovacuum would have done). Then the regions split and diverge on
+// and replicated to b through the proxy (without latency while loading),
+// b's watermark for a at a's head and a's for b at b's; then a retention
+// run, as replicate.WithRetention would have made, and VACUUM ANALYZE, as
+// autovacuum would have done. Then the regions split and diverge on
 // -divergent of the keys: a third written in a only (a's unshipped
 // writes), a third in b only, a third in both (concurrent writes, each
 // region's winning half of them under last-write-wins). Each write is
 // stamped by its region's clock after the version it read, as a service
 // would.
 //
-// Three things are timed, each with the proxy's counters reset before:
+// Four things are timed, each with the proxy's counters reset before:
 //
 //   - resync: resync.Run(a, b) in its default mode, which finds the keys
 //     that differ in the changelogs, applies, and verifies by digests
-//     (resync_s, resync_bytes, moved_records: records applied both ways).
+//     (resync_s, resync_bytes, moved_records: records applied both ways),
+//     over the pool that replicated a's writes to b, as a process that
+//     replicates to b would run it.
+//   - the same on a fresh divergence from a pool new to b, as the
+//     command-line tool runs it: its connections prepare every statement
+//     and their server processes read the catalog for the first time
+//     (fresh_s, fresh_bytes).
 //   - digests only: resync.Run with WithDigestsOnly on a fresh divergence of
 //     as many other keys, finding them by comparing range digests
 //     (digest_s, digest_bytes, digest_moved_records).
@@ -90,8 +97,8 @@ func (c config) validate() error {
 	switch {
 	case c.keys < 3:
 		return fmt.Errorf("-keys %d: want at least 3", c.keys)
-	case c.divergent <= 0 || c.divergent > 0.25:
-		return fmt.Errorf("-divergent %g: want a share above 0 and at most 0.25 (two divergences of it are made)", c.divergent)
+	case c.divergent <= 0 || c.divergent > 0.2:
+		return fmt.Errorf("-divergent %g: want a share above 0 and at most 0.2 (three divergences of it are made)", c.divergent)
 	case c.latency < 0:
 		return fmt.Errorf("-latency %s: want 0 or more", c.latency)
 	case c.workers < 1 || c.workers > 64:
@@ -146,10 +153,12 @@ func main() {
 // figures are what the run found; the JSON object.
 type figures struct {
 	Keys               int     `json:"keys"`
-	Divergent          int     `json:"divergent"` // keys made to differ, in each of the two divergences
+	Divergent          int     `json:"divergent"` // keys made to differ, in each of the three divergences
 	ResyncS            float64 `json:"resync_s"`
 	ResyncBytes        int64   `json:"resync_bytes"`
 	MovedRecords       int     `json:"moved_records"`
+	FreshS             float64 `json:"fresh_s"` // the default mode again, on connections new to b
+	FreshBytes         int64   `json:"fresh_bytes"`
 	DigestS            float64 `json:"digest_s"`
 	DigestBytes        int64   `json:"digest_bytes"`
 	DigestMovedRecords int     `json:"digest_moved_records"`
@@ -241,21 +250,37 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		keys[i] = fmt.Sprintf("key-%0*d", width, i)
 	}
 	start := time.Now()
-	if err := load(ctx, a, b, keys, cfg.workers, cfg.seed); err != nil {
+	// b receives a's writes through the link, as from a's replicator: the
+	// connections the resync then uses to reach b are those replication
+	// used, as in a process that replicates to b (a service, the drill,
+	// examples/failback). The proxy adds no latency while loading.
+	viaLink := b
+	viaLink.store = bRemote
+	if err := load(ctx, a, viaLink, keys, cfg.workers, cfg.seed); err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
 	say("  loaded   %s records in both regions in %.1f s\n", thousands(int64(cfg.keys)), time.Since(start).Seconds())
+	// A retention run, as replicate.WithRetention makes every few minutes:
+	// among what it keeps bounded, the stores fold the range sums of the
+	// digests (a delta per written statement and bucket) into a row per
+	// bucket. It collects no tombstone: there is none. Then VACUUM ANALYZE,
+	// as autovacuum would do after the load and the fold.
 	start = time.Now()
+	for _, st := range []*pgstore.Store{aStore, bLocal} {
+		if _, err := st.CollectTombstones(ctx, xregion.Timestamp{}, 1); err != nil {
+			return fmt.Errorf("retention: %w", err)
+		}
+	}
 	for _, p := range []*pgxpool.Pool{ra.Direct, rb.Direct} {
-		if _, err := p.Exec(ctx, `VACUUM ANALYZE `+pgx.Identifier{aStore.Schema(), table}.Sanitize()); err != nil {
+		if _, err := p.Exec(ctx, `VACUUM ANALYZE`); err != nil {
 			return fmt.Errorf("vacuum: %w", err)
 		}
 	}
-	say("  vacuum   VACUUM ANALYZE of both tables in %.1f s\n", time.Since(start).Seconds())
+	say("  retain   a retention run, then VACUUM ANALYZE, in both regions in %.1f s\n", time.Since(start).Seconds())
 
 	rng := rand.New(rand.NewPCG(cfg.seed, 0))
 	taken := map[int]bool{}
-	measure := func(name string, opts ...resync.Option) (measured, error) {
+	measure := func(name string, tb *timed, bPool *pgxpool.Pool, opts ...resync.Option) (measured, error) {
 		d, err := pick(rng, keys, f.Divergent, taken)
 		if err != nil {
 			return measured{}, err
@@ -271,7 +296,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		}
 		rb.Proxy.SetLatency(cfg.latency)
 		defer rb.Proxy.SetLatency(0)
-		if err := warm(ctx, rb.Pool); err != nil {
+		if err := warm(ctx, bPool); err != nil {
 			return measured{}, err
 		}
 		ta.reset()
@@ -296,17 +321,34 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		}
 		return m, nil
 	}
-	def, err := measure("resync (changelogs)")
+	def, err := measure("resync (changelogs)", tb, rb.Pool)
 	if err != nil {
 		return err
 	}
-	dig, err := measure("resync (digests only)", resync.WithDigestsOnly())
+	// The same from a process that never reached b before, as the
+	// command-line tool is: a new pool, whose connections have prepared
+	// nothing and whose server processes have read nothing of the tables.
+	freshPool, err := pgxpool.NewWithConfig(ctx, rb.Pool.Config())
+	if err != nil {
+		return fmt.Errorf("fresh pool: %w", err)
+	}
+	defer freshPool.Close()
+	bFresh, err := open(rb, freshPool)
+	if err != nil {
+		return err
+	}
+	fresh, err := measure("resync (changelogs) on fresh connections", newTimed(bFresh, rb.Proxy), freshPool)
+	if err != nil {
+		return err
+	}
+	dig, err := measure("resync (digests only)", tb, rb.Pool, resync.WithDigestsOnly())
 	if err != nil {
 		return err
 	}
 	f.ResyncS, f.ResyncBytes, f.MovedRecords = def.took.Seconds(), def.bytes(), def.moved
+	f.FreshS, f.FreshBytes = fresh.took.Seconds(), fresh.bytes()
 	f.DigestS, f.DigestBytes, f.DigestMovedRecords = dig.took.Seconds(), dig.bytes(), dig.moved
-	f.Verified = def.equal && dig.equal
+	f.Verified = def.equal && fresh.equal && dig.equal
 
 	if _, err := ra.Direct.Exec(ctx, "CHECKPOINT"); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -332,7 +374,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 			return err
 		}
 	} else {
-		printTable(out, cfg, f, def, dig)
+		printTable(out, cfg, f, def, fresh, dig)
 	}
 	if !f.Verified {
 		return errors.New("a resync did not leave the regions equal")
@@ -404,7 +446,7 @@ func warm(ctx context.Context, pool *pgxpool.Pool) error {
 	return errors.Join(errs...)
 }
 
-func printTable(out io.Writer, cfg config, f figures, def, dig measured) {
+func printTable(out io.Writer, cfg config, f figures, def, fresh, dig measured) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "what\tseconds\tbytes on the wire\trecords moved\ttime / copy's\tbytes / copy's\t\n")
 	row := func(what string, s float64, bytes int64, moved int64) {
@@ -412,6 +454,7 @@ func printTable(out io.Writer, cfg config, f figures, def, dig measured) {
 			100*s/f.CopyS, f.CopyS/s, 100*float64(bytes)/float64(f.CopyBytes))
 	}
 	row("resync (changelogs)", f.ResyncS, f.ResyncBytes, int64(f.MovedRecords))
+	row("  on fresh connections", f.FreshS, f.FreshBytes, int64(fresh.moved))
 	row("resync (digests only)", f.DigestS, f.DigestBytes, int64(f.DigestMovedRecords))
 	fmt.Fprintf(tw, "full copy (COPY, %s)\t%.3f\t%s\t%s\t\t\t\n", cfg.copyFormat, f.CopyS, thousands(f.CopyBytes), thousands(f.CopyRecords))
 	tw.Flush()
@@ -423,6 +466,8 @@ func printTable(out io.Writer, cfg config, f figures, def, dig measured) {
 		return "MISSED"
 	}
 	fmt.Fprintf(out, "\ngoals (resync in its default mode; digests only in brackets)\n")
+	defer fmt.Fprintf(out, "  (the default mode on fresh connections: %.1f× faster than the copy, %.2f %% of its bytes)\n",
+		f.CopyS/f.FreshS, 100*float64(f.FreshBytes)/float64(f.CopyBytes))
 	fmt.Fprintf(out, "  bytes at most 2 %% of the copy's: %s (%.2f %%) [%s, %.2f %%]\n",
 		verdict(f.ResyncBytes*50 <= f.CopyBytes), 100*float64(f.ResyncBytes)/float64(f.CopyBytes),
 		verdict(f.DigestBytes*50 <= f.CopyBytes), 100*float64(f.DigestBytes)/float64(f.CopyBytes))
@@ -431,7 +476,7 @@ func printTable(out io.Writer, cfg config, f figures, def, dig measured) {
 	fmt.Fprintf(out, "  records moved at most 1.05 × keys that differ: %s (%d for %d) [%s, %d for %d]\n",
 		verdict(float64(f.MovedRecords) <= 1.05*float64(f.Divergent)), f.MovedRecords, f.Divergent,
 		verdict(float64(f.DigestMovedRecords) <= 1.05*float64(f.Divergent)), f.DigestMovedRecords, f.Divergent)
-	fmt.Fprintf(out, "  regions equal after each resync: %t (%t, %t)\n", f.Verified, def.equal, dig.equal)
+	fmt.Fprintf(out, "  regions equal after each resync: %t (%t, %t, %t)\n", f.Verified, def.equal, fresh.equal, dig.equal)
 }
 
 // thousands formats n with commas between groups of three digits.
