@@ -35,9 +35,9 @@ func (s *Store) Digests(ctx context.Context, table string, ranges []xregion.KeyR
 	}
 	var err error
 	if bucketRanges(ranges) {
-		err = s.digestsFromSums(ctx, table, out)
+		err = s.digestsFromSums(ctx, table, ranges, out)
 	} else {
-		err = s.digestsFromIndex(ctx, table, out)
+		err = s.digestsFromIndex(ctx, table, ranges, out)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("digests of %s: %w", table, err)
@@ -45,12 +45,9 @@ func (s *Store) Digests(ctx context.Context, table string, ranges []xregion.KeyR
 	return out, nil
 }
 
-// digestsFromIndex fills out from the index of the hash columns.
-func (s *Store) digestsFromIndex(ctx context.Context, table string, out []xregion.RangeDigest) error {
-	ranges := make([]xregion.KeyRange, len(out))
-	for i, d := range out {
-		ranges[i] = d.Range
-	}
+// digestsFromIndex fills out, the digests of ranges, from the index of the
+// hash columns.
+func (s *Store) digestsFromIndex(ctx context.Context, table string, ranges []xregion.KeyRange, out []xregion.RangeDigest) error {
 	// The aggregate sits inside LATERAL, once per range, rather than in a
 	// GROUP BY over the join, which took 40% longer over 1,000,000 rows in
 	// 1,024 ranges (and 10% less over 65,536 nearly empty ones). Ranges

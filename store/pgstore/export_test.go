@@ -32,7 +32,7 @@ func IndexDigests(ctx context.Context, s *Store, table string, ranges []xregion.
 	for i, r := range ranges {
 		out[i].Range = r
 	}
-	return out, s.digestsFromIndex(ctx, table, out)
+	return out, s.digestsFromIndex(ctx, table, ranges, out)
 }
 
 // CompactSums folds table's sums into one row per bucket.

@@ -139,14 +139,10 @@ func bucketRanges(ranges []xregion.KeyRange) bool {
 	return true
 }
 
-// digestsFromSums fills out, whose ranges are made of whole buckets, from
-// the sums, and folds the sums' deltas into one row per bucket once they
+// digestsFromSums fills out, the digests of ranges made of whole buckets,
+// from the sums, and folds the sums' deltas into one row per bucket once they
 // are many. out's digests must be zero.
-func (s *Store) digestsFromSums(ctx context.Context, table string, out []xregion.RangeDigest) error {
-	ranges := make([]xregion.KeyRange, len(out))
-	for i, d := range out {
-		ranges[i] = d.Range
-	}
+func (s *Store) digestsFromSums(ctx context.Context, table string, ranges []xregion.KeyRange, out []xregion.RangeDigest) error {
 	var (
 		bucket      int16
 		count, rows int64
